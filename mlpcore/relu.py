@@ -1,0 +1,37 @@
+"""ReLU with the course's (non-inverted) dropout."""
+import numpy as np
+
+from .transform import Transform
+
+
+class ReLU(Transform):
+    """relu(x) with dropout probability p on its outputs.
+
+    Training: one np.random.uniform(0, 1, x.shape) draw per forward, units kept
+    where u > p, output relu(x) * mask, with no 1/(1-p) rescaling.
+    Inference: (1 - p) * relu(x), nothing drawn.
+    x: (dim, B) -> (dim, B); backward: grad * mask * (x > 0).
+    An injected np.random.Generator `rng` replaces the global np.random.
+    """
+
+    def __init__(self, dropout_probability=0, *, rng=None):
+        self.dropout_probability = dropout_probability
+        self.rng = rng
+        self.gate = None
+
+    def forward(self, x, train=True):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+        self.gate = x > 0
+        if train:
+            source = np.random if self.rng is None else self.rng
+            self.gate &= source.uniform(0, 1, x.shape) > self.dropout_probability
+        out = np.where(self.gate, x, x.dtype.type(0))  # relu(x) * mask in one pass
+        if not train and self.dropout_probability:
+            out *= 1 - self.dropout_probability
+        return out
+
+    def backward(self, grad_wrt_out):
+        """grad_wrt_out: (dim, B) -> (dim, B), zero where x <= 0 or the unit was dropped."""
+        return grad_wrt_out * self.gate
