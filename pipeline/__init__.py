@@ -1,0 +1,1 @@
+"""Everything the DVC stages share: params, data handling, training, results, figures."""

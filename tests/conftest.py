@@ -1,0 +1,112 @@
+"""Shared fixtures: the Omniglot files from ../shared and isolated temporary DVC projects.
+
+Resources outside the repo (the shared Omniglot zips, Debian's chromium) make a
+test skip when absent, except under OMNIGLOT_REQUIRE_ALL=1 (set by .ci/run),
+where their absence is a failure.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_OMNIGLOT = Path(os.environ.get("OMNIGLOT_SHARED_DIR", ROOT.parent / "shared/data/omniglot"))
+PROJECT_FILES = ["mlpcore", "pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore",
+                 ".gitignore", ".dvc/.gitignore", ".dvc/config", ".dvc/plots",
+                 "third_party"]
+
+
+def require(available, what):
+    """Skip (or, under OMNIGLOT_REQUIRE_ALL=1, fail) when a resource is missing."""
+    if available:
+        return
+    if os.environ.get("OMNIGLOT_REQUIRE_ALL") == "1":
+        pytest.fail(f"required test resource missing: {what}")
+    pytest.skip(f"test resource missing: {what}")
+
+
+@pytest.fixture(scope="session")
+def shared_omniglot():
+    """The directory holding images_background.zip and the two official small zips."""
+    require((SHARED_OMNIGLOT / "images_background.zip").is_file(),
+            f"{SHARED_OMNIGLOT}/images_background.zip (set OMNIGLOT_SHARED_DIR)")
+    return SHARED_OMNIGLOT
+
+
+def isolated_env(home):
+    """Environment for git and DVC that touches nothing outside `home`."""
+    env = dict(os.environ)
+    env.update({
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "DVC_GLOBAL_CONFIG_DIR": str(home / "dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(home / "dvc-system"),
+        "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "PYTHONPATH": "",
+        "TQDM_DISABLE": "1",
+    })
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+class DvcProject:
+    """A throwaway git + DVC copy of this project, with its own HOME and DVC dirs."""
+
+    def __init__(self, path, env):
+        self.path, self.env = path, env
+
+    def run(self, *args, check=True, timeout=900):
+        result = subprocess.run(args, cwd=self.path, env=self.env, text=True,
+                                capture_output=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def params(self):
+        return YAML(typ="safe", pure=True).load((self.path / "params.yaml").read_text())
+
+    def set_params(self, update):
+        """Apply update(params) to params.yaml, keeping its comments and layout."""
+        yaml = YAML()
+        path = self.path / "params.yaml"
+        data = yaml.load(path.read_text())
+        update(data)
+        with path.open("w") as handle:
+            yaml.dump(data, handle)
+
+    def commit(self, message):
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def dvc_project(tmp_path):
+    """Factory: dvc_project() -> DvcProject, a committed copy of the pipeline in tmp_path."""
+    def make(name="project"):
+        path = tmp_path / name
+        path.mkdir()
+        for item in PROJECT_FILES:
+            source = ROOT / item
+            if source.is_dir():
+                shutil.copytree(source, path / item,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif source.exists():
+                (path / item).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, path / item)
+        home = tmp_path / f"{name}-home"
+        home.mkdir()
+        project = DvcProject(path, isolated_env(home))
+        project.run("git", "init", "-q", "-b", "main")
+        project.commit("copy of the pipeline")
+        return project
+    return make
