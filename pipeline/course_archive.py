@@ -1,0 +1,120 @@
+"""The course's archive format: a tar holding omniglot_12.pkl, the pickle of
+((trainX, trainY), (testX, testY)).
+
+Writing is reproducible (fixed member metadata and pickle protocol), so the
+same arrays give the same bytes. Reading never touches the disk: every member
+is checked first, then the one expected pickle is streamed into an unpickler
+that only rebuilds numpy arrays.
+"""
+import io
+import pickle
+import struct
+import tarfile
+import zlib
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from .atomic import atomic_path
+from .safe_pickle import UnsafePickleError, load_arrays
+
+MEMBER_NAME = "omniglot_12.pkl"
+# Protocol 4: loads on every Python 3; NumPy >= 1.26.1 or 2.x reads the arrays.
+PICKLE_PROTOCOL = 4
+MAX_MEMBERS = 1000
+MIB = 1 << 20
+# What a damaged tar or pickle can raise while being read.
+DAMAGE = (tarfile.TarError, EOFError, OSError, zlib.error, pickle.UnpicklingError,
+          ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error)
+
+
+class ArchiveError(ValueError):
+    """An archive that is unreadable, unsafe or not in the course's layout."""
+
+
+def write_course_archive(path, data):
+    """Write ((train_x, train_y), (test_x, test_y)) to the tar at `path`, atomically.
+
+    train_x: (N_train, 11025), train_y: (N_train,), test_x: (N_test, 11025),
+    test_y: (N_test,); pickled with the dtypes they have. They are made
+    C-contiguous first: the pickle of a Fortran-ordered array differs although
+    its values are equal.
+    """
+    (train_x, train_y), (test_x, test_y) = data
+    arrays = tuple(np.ascontiguousarray(a) for a in (train_x, train_y, test_x, test_y))
+    payload = pickle.dumps(((arrays[0], arrays[1]), (arrays[2], arrays[3])),
+                           protocol=PICKLE_PROTOCOL)
+    member = tarfile.TarInfo(MEMBER_NAME)
+    member.size, member.mtime, member.mode = len(payload), 0, 0o644
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    with atomic_path(path) as temp:
+        with tarfile.open(temp, "w", format=tarfile.USTAR_FORMAT) as tar:
+            tar.addfile(member, io.BytesIO(payload))
+
+
+def read_course_archive(path, max_member_bytes):
+    """The unpickled object of the archive's omniglot_12.pkl, read in memory only."""
+    try:
+        tar = tarfile.open(path, "r:*")
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: not found; run `dvc repro fetch`") from None
+    except (tarfile.TarError, EOFError, zlib.error):
+        raise ArchiveError(f"{path}: not a readable tar archive "
+                           f"(empty, truncated or another format)") from None
+    except OSError as error:
+        raise ArchiveError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        with tar:
+            member = expected_member(list_members(tar, path), path, max_member_bytes)
+            return load_arrays(tar.extractfile(member), f"{path}:{member.name}")
+    except (ArchiveError, UnsafePickleError):
+        raise
+    except DAMAGE as error:
+        raise ArchiveError(f"{path}: truncated or corrupt archive or pickle "
+                           f"({type(error).__name__}: {error})") from None
+
+
+def list_members(tar, path):
+    """All members, read lazily so an archive of countless headers is refused early."""
+    members = []
+    for member in tar:
+        members.append(member)
+        if len(members) > MAX_MEMBERS:
+            raise ArchiveError(f"{path}: more than {MAX_MEMBERS} members; "
+                               f"expected a single {MEMBER_NAME}")
+    return members
+
+
+def expected_member(members, path, max_member_bytes):
+    """The single regular file named omniglot_12.pkl, after every member passed check_member."""
+    for member in members:
+        check_member(member, path, max_member_bytes)
+    found = [m for m in members if m.isreg() and PurePosixPath(m.name).name == MEMBER_NAME]
+    if len(found) != 1:
+        raise ArchiveError(f"{path}: expected exactly one regular file named {MEMBER_NAME}, "
+                           f"found {len(found)}; members: {[m.name for m in members]}")
+    return found[0]
+
+
+def check_member(member, path, max_member_bytes):
+    """Refuse what could escape a target folder, point elsewhere, or exhaust memory."""
+    name = member.name
+    problem = None
+    if PurePosixPath(name).is_absolute():
+        problem = "absolute path"
+    elif ".." in PurePosixPath(name).parts:
+        problem = "'..' in its path"
+    elif member.issym():
+        problem = f"symbolic link to {member.linkname!r}"
+    elif member.islnk():
+        problem = f"hard link to {member.linkname!r}"
+    elif member.isdev():
+        problem = "device or fifo"
+    elif not (member.isreg() or member.isdir()):
+        problem = f"unsupported member type {member.type!r}"
+    elif member.size > max_member_bytes:
+        problem = (f"{member.size} bytes, more than the limit of "
+                   f"{max_member_bytes / MIB:g} MiB (prepare.max_member_mb)")
+    if problem:
+        raise ArchiveError(f"{path}: refusing member {name!r}: {problem}")

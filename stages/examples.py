@@ -1,0 +1,82 @@
+"""Stage examples: the homework's warm-up figure, plots/examples.png.
+
+    python -m stages.examples
+
+For each class, the first examples.per_class training images, each row of
+pixels reshaped to 105x105 twice: row-major (C) on the left, column-major (F)
+on the right. The side that shows upright characters tells the order in which
+the pixels were flattened; the other side shows them transposed.
+"""
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from pipeline.atomic import atomic_path  # noqa: E402
+from pipeline.params import ParamsError, check_values, load_params, parse, section  # noqa: E402
+from pipeline.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
+
+PREPARED = Path("data/prepared/omniglot_12.npz")
+FIGURE = Path("plots/examples.png")
+DPI = 150
+ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
+CELL_INCHES = 0.75
+
+
+@dataclass(frozen=True)
+class ExamplesParams:
+    per_class: int
+
+    def validate(self, where):
+        check_values(self, where, [("per_class", 1 <= self.per_class <= 20, "1..20")])
+
+
+def examples_figure(dataset, per_class):
+    """A Figure: one row per class, per_class images reshaped C-order, then per_class F-order."""
+    rows = dataset.num_classes
+    figure = plt.figure(figsize=(2 * per_class * CELL_INCHES + 1.2, rows * CELL_INCHES + 0.8),
+                        layout="constrained")
+    figure.suptitle(f"First {per_class} training images per class, reshaped two ways")
+    for panel, (order, title) in zip(figure.subfigures(1, 2, wspace=0.04), ORDERS):
+        panel.suptitle(title)
+        axes = panel.subplots(rows, per_class, squeeze=False)
+        for label in range(rows):
+            images = dataset.train_x[dataset.train_y == label][:per_class]
+            for column, ax in enumerate(axes[label]):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if column < len(images):
+                    ax.imshow(images[column].reshape(IMAGE_SIDE, IMAGE_SIDE, order=order),
+                              cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                else:
+                    ax.set_frame_on(False)
+            axes[label, 0].set_ylabel(f"label {label}", rotation=0, ha="right", va="center")
+    return figure
+
+
+def render_examples(dataset, per_class, path=FIGURE):
+    """Write the figure to `path` atomically as PNG; no timestamp, so reruns give equal bytes."""
+    figure = examples_figure(dataset, per_class)
+    try:
+        with atomic_path(path) as temp:
+            figure.savefig(temp, format="png", dpi=DPI, metadata={"Software": None})
+    finally:
+        plt.close(figure)
+
+
+def main():
+    try:
+        params = parse(ExamplesParams, section(load_params(), "examples"),
+                       "params.yaml:examples")
+        render_examples(load_prepared(PREPARED), params.per_class)
+    except (ParamsError, PreparedError) as error:
+        sys.exit(f"examples: {error}")
+    print(f"examples: {FIGURE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Unpacking untrusted course archives: nothing runs, nothing is extracted, nothing is written."""
+import io
+import os
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.course_archive import ArchiveError, read_course_archive
+from pipeline.safe_pickle import UnsafePickleError
+from stages.prepare import PrepareParams, prepare
+from tests.data_helpers import (RunsACommand, member, tar_bytes, tiny_data, write_course_tar,
+                                write_provenance)
+
+MIB = 1 << 20
+PARAMS = PrepareParams(num_classes=3, max_member_mb=1)
+
+
+def run_prepare(tmp_path, archive):
+    """prepare() on `archive` with outputs under tmp_path/out; the raised error."""
+    provenance = write_provenance(tmp_path / "source.json", archive)
+    out = tmp_path / "out"
+    with pytest.raises((ArchiveError, UnsafePickleError)) as error:
+        prepare(PARAMS, archive, provenance, out / "prepared.npz", out / "data.json")
+    assert not out.exists(), "nothing may be written when prepare fails"
+    return str(error.value)
+
+
+def files_in(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+
+def test_malicious_pickle_is_refused_before_it_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    archive = write_course_tar(tmp_path / "evil.tar", RunsACommand(f"touch {marker}"))
+    message = run_prepare(tmp_path, archive)
+    assert not marker.exists()
+    assert (f"{archive}:omniglot_12.pkl: refusing to load global "
+            f"{os.system.__module__}.system") in message
+
+
+@pytest.mark.parametrize("payload, name", [
+    (pickle.dumps(eval), "builtins.eval"),
+    (b"cbuiltins\nexec\n(S'open(\"x\",\"w\")'\ntR.", "builtins.exec"),
+    (b"c_codecs\nencode\n(S'x'\nS'zlib'\ntR.", "_codecs.encode with encoding 'zlib'"),
+])
+def test_other_globals_are_refused(tmp_path, payload, name):
+    archive = tmp_path / "evil.tar"
+    archive.write_bytes(tar_bytes([(member("omniglot_12.pkl"), payload)]))
+    with pytest.raises(UnsafePickleError, match=f"refusing.*{name}"):
+        read_course_archive(archive, MIB)
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ((member("../omniglot_12.pkl"), b"x"), "refusing member '../omniglot_12.pkl': '..' in"),
+    ((member("/tmp/omniglot_12.pkl"), b"x"), "refusing member '/tmp/omniglot_12.pkl': absolute"),
+    ((member("data/omniglot_12.pkl.link", tarfile.SYMTYPE, "/etc/passwd"), None),
+     "refusing member 'data/omniglot_12.pkl.link': symbolic link to '/etc/passwd'"),
+    ((member("hard", tarfile.LNKTYPE, "omniglot_12.pkl"), None),
+     "refusing member 'hard': hard link to 'omniglot_12.pkl'"),
+    ((member("dev", tarfile.CHRTYPE), None), "refusing member 'dev': device or fifo"),
+    ((member("fifo", tarfile.FIFOTYPE), None), "refusing member 'fifo': device or fifo"),
+    ((member("big.bin"), bytes(MIB + 1)),
+     "refusing member 'big.bin': 1048577 bytes, more than the limit of 1 MiB"),
+])
+def test_unsafe_members_are_refused_and_nothing_is_extracted(tmp_path, extra, problem):
+    archive = write_course_tar(tmp_path / "course.tar", tiny_data(), extra=[extra])
+    before = files_in(tmp_path)
+    message = run_prepare(tmp_path, archive)
+    assert message.startswith(f"{archive}: {problem}")
+    assert set(files_in(tmp_path)) - set(before) == {Path("source.json")}
+    assert not (tmp_path.parent / "omniglot_12.pkl").exists()
+
+
+def test_an_oversized_expected_member_is_refused(tmp_path):
+    data = ((np.zeros((96, 11025), np.uint8), np.zeros(96, np.int64)),) * 2
+    archive = write_course_tar(tmp_path / "course.tar", data)
+    assert "refusing member 'omniglot_12.pkl'" in run_prepare(tmp_path, archive)
+
+
+def test_truncated_archive_names_the_file(tmp_path):
+    archive = write_course_tar(tmp_path / "course.tar", tiny_data())
+    archive.write_bytes(archive.read_bytes()[:40_000])
+    assert "truncated or corrupt" in run_prepare(tmp_path, archive)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a tar file at all" * 40])
+def test_not_a_tar_names_the_file(tmp_path, content):
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(content)
+    message = run_prepare(tmp_path, archive)
+    assert message == f"{archive}: not a readable tar archive (empty, truncated or another format)"
+
+
+def test_corrupt_pickle_names_the_file(tmp_path):
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(tar_bytes([(member("omniglot_12.pkl"), b"\x80\x04garbage")]))
+    assert "truncated or corrupt" in run_prepare(tmp_path, archive)
+
+
+@pytest.mark.parametrize("names, found", [(["other.pkl"], 0),
+                                           (["omniglot_12.pkl", "copy/omniglot_12.pkl"], 2)])
+def test_exactly_one_expected_member(tmp_path, names, found):
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(tar_bytes([(member(name), pickle.dumps(1)) for name in names]))
+    message = run_prepare(tmp_path, archive)
+    assert f"expected exactly one regular file named omniglot_12.pkl, found {found}" in message
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_course_style_pickles_of_every_protocol_load(tmp_path, protocol):
+    data = tiny_data()
+    archive = write_course_tar(tmp_path / "course.tar", data, protocol=protocol,
+                               name="course/omniglot_12.pkl",
+                               extra=[(member("course", tarfile.DIRTYPE), None)])
+    loaded = read_course_archive(archive, MIB)
+    for got, want in zip(sum(loaded, ()), sum(data, ())):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+class Python2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2 str (BINSTRING), as a Python 2 pickle of numpy arrays does."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_py2_str(self, data):
+        self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+
+    dispatch[bytes] = save_py2_str
+
+
+def test_python2_style_pickle_loads_with_latin1(tmp_path):
+    data = (tiny_data()[0], tiny_data(seed=1)[1])
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(data)
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(tar_bytes([(member("omniglot_12.pkl"), buffer.getvalue())]))
+    assert b"_codecs" not in buffer.getvalue()
+    loaded = read_course_archive(archive, MIB)
+    assert np.array_equal(loaded[0][0], data[0][0]) and np.array_equal(loaded[1][1], data[1][1])
+
+
+def test_valid_course_archive_prepares(tmp_path):
+    archive = write_course_tar(tmp_path / "course.tar", tiny_data(), protocol=5)
+    provenance = write_provenance(tmp_path / "source.json", archive)
+    report = prepare(PARAMS, archive, provenance, tmp_path / "p.npz", tmp_path / "d.json")
+    assert report["train"]["images"] == 12 and report["test"]["images"] == 6
+    assert report["source"] == "course" and "zip" not in report
+    assert (tmp_path / "p.npz").is_file() and (tmp_path / "d.json").is_file()
+
+
+def test_stale_provenance_is_refused(tmp_path):
+    archive = write_course_tar(tmp_path / "course.tar", tiny_data())
+    provenance = write_provenance(tmp_path / "source.json", archive)
+    write_course_tar(archive, tiny_data(seed=5))
+    with pytest.raises(ValueError, match="describes an archive with sha256 .* run `dvc repro"):
+        prepare(PARAMS, archive, provenance, tmp_path / "out/p.npz", tmp_path / "out/d.json")
+    assert not (tmp_path / "out").exists()
