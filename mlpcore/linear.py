@@ -30,8 +30,8 @@ class LinearMap(Transform):
         self.x = None
 
     def _allocate_buffers(self):
-        self.dW = np.zeros_like(self.W)
-        self.db = np.zeros_like(self.b)
+        self._dW = np.zeros_like(self.W)
+        self._db = np.zeros_like(self.b)
         self.momentum_W = np.zeros_like(self.W)
         self.momentum_b = np.zeros_like(self.b)
         self._scratch_W = np.empty_like(self.W)  # reused by step(): no W-sized temporary per update
@@ -57,14 +57,33 @@ class LinearMap(Transform):
         """
         grad = as_float_array(grad_wrt_out, self.dtype)
         if self._grads_are_zero:
-            # Write straight into the buffers: no (outdim, indim) temporary.
-            np.matmul(grad, self.x.T, out=self.dW)
-            np.sum(grad, axis=1, keepdims=True, out=self.db)
+            # Write straight into the buffers: no (outdim, indim) temporary, no zero fill.
+            np.matmul(grad, self.x.T, out=self._dW)
+            np.sum(grad, axis=1, keepdims=True, out=self._db)
             self._grads_are_zero = False
         else:
-            self.dW += grad @ self.x.T
-            self.db += grad.sum(axis=1, keepdims=True)
+            self._dW += grad @ self.x.T
+            self._db += grad.sum(axis=1, keepdims=True)
         return grad
+
+    @property
+    def dW(self):
+        """Accumulated weight gradient (outdim, indim); zeros after zerograd()."""
+        self._clear_if_zeroed()
+        return self._dW
+
+    @property
+    def db(self):
+        """Accumulated bias gradient (outdim, 1); zeros after zerograd()."""
+        self._clear_if_zeroed()
+        return self._db
+
+    def _clear_if_zeroed(self):
+        # zerograd() only raises a flag: the next backward overwrites the buffers anyway,
+        # so they are filled with zeros only if somebody reads them before that.
+        if self._grads_are_zero:
+            self._dW.fill(0)
+            self._db.fill(0)
 
     def step(self):
         self._momentum_update(self.W, self.dW, self.momentum_W, self._scratch_W)
@@ -78,8 +97,6 @@ class LinearMap(Transform):
         param -= scratch
 
     def zerograd(self):
-        self.dW.fill(0)
-        self.db.fill(0)
         self._grads_are_zero = True
 
     def parameters(self):
