@@ -1,0 +1,59 @@
+"""report.md: the run table, the figures and the measured effects, as plain facts."""
+
+FACTOR_NAMES = {"momentum": "momentum", "dropout": "dropout", "lr": "learning rate",
+                "width": "hidden sizes", "depth": "depth", "init": "initialization"}
+
+
+def percent(value):
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def points(delta):
+    return "n/a" if delta is None else f"{100 * delta:+.1f} pp"
+
+
+def run_table(rows):
+    header = ("| group | run | hidden | momentum | dropout | lr | init | final train acc "
+              "| final test acc | best test acc (epoch) | epochs | time | status |")
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for row in rows:
+        best = f"{percent(row['best_test_accuracy'])} ({row['best_epoch']})"
+        seconds = row["wall_seconds"]
+        lines.append(
+            f"| {row['group']} | `{row['name']}` | {row['hidden']} | {row['momentum']:g} "
+            f"| {row['dropout']:g} | {row['lr']:g} | {row['init']} "
+            f"| {percent(row['final_train_accuracy'])} | {percent(row['final_test_accuracy'])} "
+            f"| {best} | {row['epochs_run']} | "
+            f"{'n/a' if seconds is None else f'{seconds:.0f} s'} | {row['status']} |")
+    return "\n".join(lines)
+
+
+def effect_line(effect):
+    name = FACTOR_NAMES[effect["factor"]]
+    return (f"- {name} {effect['from']} → {effect['to']} "
+            f"(`{effect['base']}` → `{effect['changed']}`): final train accuracy "
+            f"{points(effect['delta_final_train_accuracy'])}, final test accuracy "
+            f"{points(effect['delta_final_test_accuracy'])}, best test accuracy "
+            f"{points(effect['delta_best_test_accuracy'])}")
+
+
+def group_section(group, title, figure_paths, effects):
+    lines = [f"## {group} {title}".rstrip(), ""]
+    lines += [f"![{group} {path.stem.split('_')[-1]}]({path.as_posix()})" for path in figure_paths]
+    lines += ["", "Measured effects (changed run minus base run, at the last epoch):", ""]
+    lines += [effect_line(effect) for effect in effects] or ["- no pair of runs here differs "
+                                                             "in exactly one factor"]
+    return "\n".join(lines)
+
+
+def report_markdown(summary, group_titles, figure_paths, data_lines, examples_path):
+    """figure_paths: {group: [paths relative to the report]}."""
+    parts = ["# Omniglot MLPs (CMU 10-417/617 HW1, problem 5): results", "",
+             "Written by the `report` stage from the runs' metrics; every number below is "
+             "measured, none is typed in.", "", "## Data", "", *data_lines, "",
+             f"![examples per class, row- and column-major]({examples_path.as_posix()})", "",
+             "## All runs", "", run_table(summary["runs"])]
+    for group, paths in figure_paths.items():
+        effects = [effect for effect in summary["effects"] if effect["group"] == group]
+        parts += ["", group_section(group, group_titles.get(group, ""), paths, effects)]
+    return "\n".join(parts) + "\n"

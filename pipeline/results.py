@@ -1,0 +1,76 @@
+"""Reading back what the training runs wrote, for the figures and the report."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .training import EpochLog
+
+CURVE_COLUMNS = EpochLog._fields
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    name: str
+    config: dict          # the resolved config (config.json), incl. name and group
+    metrics: dict         # metrics.json
+    timing: dict          # timing.json
+    curve: list           # EpochLog per finished epoch
+
+    @property
+    def group(self):
+        return self.config["group"]
+
+    @property
+    def label(self):
+        return run_label(self.config)
+
+
+def run_label(config):
+    """Names a run by what the homework varies: hidden sizes, momentum, dropout, lr."""
+    hidden = "x".join(str(size) for size in config["hidden"])
+    label = f"[{hidden}] m={config['momentum']:g} p={config['dropout']:g} lr={config['lr']:g}"
+    if config.get("init", "xavier_uniform") != "xavier_uniform":
+        label += f" {config['init']}"
+    return label
+
+
+def read_curve(path):
+    """Rows of a curves CSV as EpochLog; errors name the file and line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    if not lines or tuple(lines[0].split(",")) != CURVE_COLUMNS:
+        raise ValueError(f"{path}: expected the header {','.join(CURVE_COLUMNS)}")
+    curve = []
+    for number, line in enumerate(lines[1:], start=2):
+        values = line.split(",")
+        if len(values) != len(CURVE_COLUMNS):
+            raise ValueError(f"{path}:{number}: expected {len(CURVE_COLUMNS)} values")
+        curve.append(EpochLog(int(values[0]), *map(float, values[1:])))
+    return curve
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing; has its training stage run?") from None
+
+
+def load_run(name, runs_dir, curves_dir):
+    """The outputs of train@<name>: runs_dir/<name>/*.json and curves_dir/<name>.csv."""
+    run_dir = Path(runs_dir) / name
+    return RunRecord(name=name, config=read_json(run_dir / "config.json"),
+                     metrics=read_json(run_dir / "metrics.json"),
+                     timing=read_json(run_dir / "timing.json"),
+                     curve=read_curve(Path(curves_dir) / f"{name}.csv"))
+
+
+def load_runs(names, runs_dir, curves_dir):
+    return [load_run(name, runs_dir, curves_dir) for name in names]
+
+
+def by_group(runs):
+    """{group: [runs]} in first-seen order."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(run.group, []).append(run)
+    return groups

@@ -1,0 +1,103 @@
+"""Minibatch SGD for one experiment, with a full evaluation after every epoch.
+
+Data arrive as the prepared dataset: images (N, 11025), labels (N,). The model
+sees column-stacked batches: x (11025, B), one-hot labels (num_classes, B).
+"""
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+import mlpcore as mlp
+
+EVAL_CHUNK = 2048  # images per inference pass: large enough for efficient GEMMs
+
+
+class EpochLog(NamedTuple):
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+
+
+@dataclass
+class TrainingResult:
+    model: mlp.MLP
+    curve: list = field(default_factory=list)  # EpochLog per finished epoch
+    status: str = "completed"                  # or "diverged"
+    diverged_at_epoch: Optional[int] = None
+
+
+class Split(NamedTuple):
+    """One split in the model's dtype: x (N, 11025) C-ordered, onehot (num_classes, N)."""
+    x: np.ndarray
+    onehot: np.ndarray
+
+
+def to_split(images, labels, num_classes, dtype):
+    """images (N, 11025), labels (N,) -> Split; the only copy of the images made for training."""
+    onehot = np.zeros((num_classes, len(labels)), dtype=dtype)
+    onehot[labels, np.arange(len(labels))] = 1
+    return Split(np.ascontiguousarray(images, dtype=dtype), onehot)
+
+
+def build_model(config, num_inputs, num_classes, rng):
+    return mlp.MLP(num_inputs, num_classes, config.hidden, alpha=config.momentum,
+                   dropout_probability=config.dropout, lr=config.lr, init=config.init,
+                   rng=rng, dtype=np.dtype(config.dtype))
+
+
+def evaluate(model, split, chunk=EVAL_CHUNK):
+    """Mean loss and accuracy over a whole split in inference mode (no dropout)."""
+    loss, total_loss, correct = mlp.SoftmaxCrossEntropyLoss(), 0.0, 0.0
+    count = len(split.x)
+    for start in range(0, count, chunk):
+        stop = min(start + chunk, count)
+        logits = model.forward(split.x[start:stop].T, train=False)  # a view: no copy
+        total_loss += float(loss.forward(logits, split.onehot[:, start:stop])) * (stop - start)
+        correct += loss.getAccu() * (stop - start)
+    return total_loss / count, float(correct / count)
+
+
+def train_epoch(model, split, batch_size, rng):
+    """One pass over `split` in a fresh random order; False as soon as a loss is not finite."""
+    loss = mlp.SoftmaxCrossEntropyLoss()
+    order = rng.permutation(len(split.x))
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        model.zerograd()
+        logits = model.forward(split.x[batch].T, train=True)  # (11025, B), one gather
+        if not np.isfinite(loss.forward(logits, split.onehot[:, batch])):
+            return False
+        model.backward(loss.backward(), input_grad=False)
+        model.step()
+    return True
+
+
+def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None):
+    """Train one configured network on a prepared dataset.
+
+    All randomness comes from config.seed: one stream for initialization and
+    dropout, one for the order of the examples. Stops early, with status
+    "diverged", when a loss stops being finite.
+    """
+    dtype = np.dtype(config.dtype)
+    train_split = to_split(dataset.train_x, dataset.train_y, dataset.num_classes, dtype)
+    test_split = to_split(dataset.test_x, dataset.test_y, dataset.num_classes, dtype)
+    model_rng, order_rng = (np.random.default_rng(s)
+                            for s in np.random.SeedSequence(config.seed).spawn(2))
+    model = build_model(config, train_split.x.shape[1], dataset.num_classes, model_rng)
+    result = TrainingResult(model)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked
+        for epoch in range(1, config.epochs + 1):
+            log = None
+            if train_epoch(model, train_split, config.batch_size, order_rng):
+                log = EpochLog(epoch, *evaluate(model, train_split), *evaluate(model, test_split))
+            if log is None or not np.isfinite([log.train_loss, log.test_loss]).all():
+                result.status, result.diverged_at_epoch = "diverged", epoch
+                break
+            result.curve.append(log)
+            if on_epoch:
+                on_epoch(log)
+    return result

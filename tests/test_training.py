@@ -1,0 +1,169 @@
+"""The grid's config checks and the training loop, on tiny synthetic data."""
+import copy
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pipeline.grid import parse_experiment, parse_grid
+from pipeline.params import ParamsError
+from pipeline.run_files import CURVE_COLUMNS, write_run
+from stages.train import RunPaths, run_experiment
+
+DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,
+            "batch_size": 16, "init": "xavier_uniform", "dtype": "float64", "seed": 0,
+            "threads": 1}
+
+
+def params_with(experiment=None, defaults=None):
+    return {"train": {**DEFAULTS, **(defaults or {})},
+            "experiments": {"tiny": {"group": "2.1", **(experiment or {})}}}
+
+
+def blobs(seed=0, classes=3, pixels=64, train=150, test=60):
+    """A separable stand-in for the prepared dataset: binary images around class prototypes."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((classes, pixels)) < 0.5
+
+    def draw(count):
+        labels = np.arange(count) % classes
+        flips = rng.random((count, pixels)) < 0.1
+        return (prototypes[labels] ^ flips).astype(np.uint8), labels.astype(np.int64)
+
+    (train_x, train_y), (test_x, test_y) = draw(train), draw(test)
+    return SimpleNamespace(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y,
+                           num_classes=classes)
+
+
+def run_into(tmp_path, params, name="tiny", dataset=None):
+    experiment = parse_experiment(params, name)
+    paths = RunPaths(None, tmp_path / "model.npz", tmp_path / "run", tmp_path / "curves.csv")
+    result, seconds = run_experiment(experiment, dataset or blobs())
+    write_run(paths, experiment, result, seconds)
+    return paths, result
+
+
+def test_defaults_fill_what_an_experiment_leaves_out():
+    experiment = parse_experiment(params_with({"lr": 0.5, "hidden": [4, 3]}), "tiny")
+    assert experiment.group == "2.1"
+    assert experiment.config.lr == 0.5 and experiment.config.hidden == [4, 3]
+    assert experiment.config.batch_size == DEFAULTS["batch_size"]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lr", -0.1, "lr: -0.1 is invalid; expected > 0"),
+    ("lr", 0, "lr: 0.0 is invalid"),
+    ("dropout", 1.0, "dropout: 1.0 is invalid; expected in [0, 1)"),
+    ("dropout", -0.2, "dropout: -0.2 is invalid"),
+    ("momentum", 1.0, "momentum: 1.0 is invalid; expected in [0, 1)"),
+    ("hidden", [], "hidden: [] is invalid"),
+    ("hidden", [60, 0], "hidden: [60, 0] is invalid"),
+    ("batch_size", 0, "batch_size: 0 is invalid; expected >= 1"),
+    ("epochs", 0, "epochs: 0 is invalid"),
+    ("init", "glorot", "init: 'glorot' is invalid; expected one of"),
+    ("dtype", "float16", "dtype: 'float16' is not one of"),
+    ("lr", "fast", "lr: expected a number, got 'fast'"),
+    ("hidden", 60, "hidden: expected a list, got 60"),
+    ("batch_size", 6.5, "batch_size: expected an integer"),
+])
+def test_invalid_values_name_the_experiment_and_key(key, value, message):
+    with pytest.raises(ParamsError) as error:
+        parse_experiment(params_with({key: value}), "tiny")
+    assert f"experiments.tiny.{key}" in str(error.value) or "experiments.tiny" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_unknown_keys_are_rejected_in_experiments_and_defaults():
+    with pytest.raises(ParamsError, match=r"experiments.tiny: unknown key\(s\) \['learning_rate'\]"):
+        parse_experiment(params_with({"learning_rate": 0.1}), "tiny")
+    with pytest.raises(ParamsError, match=r"train: unknown key\(s\) \['weight_decay'\]"):
+        parse_experiment(params_with(defaults={"weight_decay": 0.1}), "tiny")
+
+
+def test_missing_group_and_unknown_experiment():
+    params = params_with()
+    del params["experiments"]["tiny"]["group"]
+    with pytest.raises(ParamsError, match="experiments.tiny.group: missing"):
+        parse_experiment(params, "tiny")
+    with pytest.raises(ParamsError, match=r"no experiment named 'huge'; known: \['tiny'\]"):
+        parse_experiment(params_with(), "huge")
+
+
+def test_the_repository_grid_is_valid_and_complete():
+    from pipeline.params import load_params
+    grid = parse_grid(load_params())
+    groups = {}
+    for experiment in grid.values():
+        groups.setdefault(experiment.group, []).append(experiment.config)
+    assert {group: len(runs) for group, runs in groups.items()} == {
+        "2.1": 4, "2.2": 4, "2.3": 3, "2.4": 3}
+    assert all(config.epochs == 200 for config in (e.config for e in grid.values()))
+    assert sorted(c.lr for c in groups["2.3"]) == [0.0001, 0.001, 0.01]
+
+
+def test_two_epochs_write_well_formed_outputs(tmp_path):
+    paths, result = run_into(tmp_path, params_with())
+    lines = paths.curves.read_text().splitlines()
+    assert lines[0] == ",".join(CURVE_COLUMNS)
+    rows = [list(map(float, line.split(","))) for line in lines[1:]]
+    assert [row[0] for row in rows] == [1, 2]
+    assert all(0 <= row[2] <= 1 and 0 <= row[4] <= 1 and row[1] > 0 for row in rows)
+    metrics = json.loads((paths.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs_run"] == 2
+    assert metrics["final_test_accuracy"] == rows[-1][4]
+    assert metrics["best_test_accuracy"] == max(row[4] for row in rows)
+    config = json.loads((paths.run_dir / "config.json").read_text())
+    assert config == {"name": "tiny", "group": "2.1", **DEFAULTS}
+    timing = json.loads((paths.run_dir / "timing.json").read_text())
+    assert timing["wall_seconds"] > 0
+    with np.load(paths.model) as saved:
+        assert saved["W0"].shape == (16, 64) and saved["W1"].shape == (3, 16)
+
+
+def test_same_params_give_byte_identical_results(tmp_path):
+    params = params_with({"dropout": 0.3, "momentum": 0.5, "dtype": "float32"})
+    outputs = []
+    for attempt in ("a", "b"):
+        paths, _ = run_into(tmp_path / attempt, params)
+        outputs.append([paths.curves.read_bytes(), paths.model.read_bytes(),
+                        (paths.run_dir / "metrics.json").read_bytes()])
+    assert outputs[0] == outputs[1]
+    other, _ = run_into(tmp_path / "c", params_with({"dropout": 0.3, "momentum": 0.5,
+                                                     "dtype": "float32", "seed": 1}))
+    assert other.curves.read_bytes() != outputs[0][0]
+
+
+def test_results_do_not_depend_on_global_random_state(tmp_path):
+    params = params_with({"dropout": 0.3})
+    np.random.seed(1)
+    first, _ = run_into(tmp_path / "a", params)
+    np.random.seed(2)
+    second, _ = run_into(tmp_path / "b", params)
+    assert first.curves.read_bytes() == second.curves.read_bytes()
+
+
+def test_a_huge_learning_rate_diverges_and_stops_early(tmp_path):
+    # float32: the weights overflow to inf and the loss turns NaN (in float64 a ReLU
+    # network's loss merely grows huge but stays finite for a long time).
+    params = params_with({"lr": 1e10, "momentum": 0.9, "epochs": 20, "dtype": "float32"})
+    paths, result = run_into(tmp_path, params)
+    metrics = json.loads((paths.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    assert metrics["epochs_run"] < 20 and metrics["diverged_at_epoch"] == metrics["epochs_run"] + 1
+    rows = paths.curves.read_text().splitlines()[1:]
+    assert len(rows) == metrics["epochs_run"]
+    assert all(np.isfinite(list(map(float, row.split(",")))).all() for row in rows)
+
+
+def test_training_learns_the_tiny_problem(tmp_path):
+    params = params_with({"epochs": 15, "momentum": 0.5})
+    _, result = run_into(tmp_path, params)
+    assert result.curve[-1].test_accuracy > 0.9  # chance is 1/3
+
+
+def test_experiment_dict_is_not_mutated():
+    params = params_with({"lr": 0.5})
+    before = copy.deepcopy(params)
+    parse_experiment(params, "tiny")
+    assert params == before
