@@ -3,9 +3,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .training import EpochLog
-
-CURVE_COLUMNS = EpochLog._fields
+from .curves import read_curve
 
 
 @dataclass(frozen=True)
@@ -14,7 +12,7 @@ class RunRecord:
     config: dict          # the resolved config (config.json), incl. name and group
     metrics: dict         # metrics.json
     timing: dict          # timing.json
-    curve: list           # EpochLog per finished epoch
+    curve: list           # curves.EpochLog per finished epoch
 
     @property
     def group(self):
@@ -32,20 +30,6 @@ def run_label(config):
     if config.get("init", "xavier_uniform") != "xavier_uniform":
         label += f" {config['init']}"
     return label
-
-
-def read_curve(path):
-    """Rows of a curves CSV as EpochLog; errors name the file and line."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    if not lines or tuple(lines[0].split(",")) != CURVE_COLUMNS:
-        raise ValueError(f"{path}: expected the header {','.join(CURVE_COLUMNS)}")
-    curve = []
-    for number, line in enumerate(lines[1:], start=2):
-        values = line.split(",")
-        if len(values) != len(CURVE_COLUMNS):
-            raise ValueError(f"{path}:{number}: expected {len(CURVE_COLUMNS)} values")
-        curve.append(EpochLog(int(values[0]), *map(float, values[1:])))
-    return curve
 
 
 def read_json(path):

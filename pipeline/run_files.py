@@ -8,14 +8,7 @@ import io
 import mlpcore as mlp
 
 from .atomic import write_bytes, write_json, write_text
-from .results import CURVE_COLUMNS
-
-
-def curve_csv(curve):
-    """One row per finished epoch; floats in repr form, the shortest exact round trip."""
-    lines = [",".join(CURVE_COLUMNS)]
-    lines += [",".join(repr(value) for value in log) for log in curve]
-    return "\n".join(lines) + "\n"
+from .curves import CURVE_COLUMNS, curve_csv
 
 
 def run_metrics(result, epochs_planned):

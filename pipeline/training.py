@@ -10,15 +10,9 @@ import numpy as np
 
 import mlpcore as mlp
 
+from .curves import EpochLog
+
 EVAL_CHUNK = 2048  # images per inference pass: large enough for efficient GEMMs
-
-
-class EpochLog(NamedTuple):
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
 
 
 @dataclass

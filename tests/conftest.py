@@ -110,3 +110,29 @@ def dvc_project(tmp_path):
         project.commit("copy of the pipeline")
         return project
     return make
+
+
+TINY_EXPERIMENTS = {
+    "small": {"group": "2.1", "hidden": [8], "lr": 0.001},
+    "small_mom": {"group": "2.1", "hidden": [8], "momentum": 0.4},
+    "deep": {"group": "2.2", "hidden": [8, 8], "dropout": 0.2},
+}
+
+
+def make_tiny(params, zip_path):
+    """Shrink the grid for tests: the shared zip, three small networks, two epochs."""
+    params["fetch"]["zip"] = str(zip_path)
+    params["train"]["epochs"] = 2
+    params["train"]["threads"] = 1
+    params["experiments"].clear()
+    params["experiments"].update(TINY_EXPERIMENTS)
+
+
+@pytest.fixture
+def tiny_pipeline(dvc_project, shared_omniglot):
+    """A committed temp project whose `dvc repro` runs the whole pipeline in seconds."""
+    project = dvc_project()
+    project.set_params(lambda params: make_tiny(params, shared_omniglot /
+                                                "images_background.zip"))
+    project.commit("tiny grid")
+    return project

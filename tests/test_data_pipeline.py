@@ -3,7 +3,6 @@
 No test reaches the internet: downloads come from a local HTTP server on
 127.0.0.1, and DVC runs with proxies pointing at a closed local port.
 """
-import ast
 import functools
 import hashlib
 import http.server
@@ -30,7 +29,6 @@ from tests.conftest import ROOT
 from tests.data_helpers import (SMALL_ALPHABETS, RunsACommand, omniglot_zip, tiny_data,
                                 write_course_tar, write_provenance)
 
-DATA_STAGES = ("fetch", "prepare", "examples")
 
 
 def closed_port():
@@ -216,28 +214,6 @@ def test_examples_figure_shows_both_orders_and_is_byte_stable(tmp_path):
     render_examples(dataset, 3, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
-
-
-def pipeline_imports(module, seen=None):
-    """Files under pipeline/ that `module` (a path relative to ROOT) imports, transitively."""
-    seen = set() if seen is None else seen
-    tree = ast.parse((ROOT / module).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            name = ("pipeline." if node.level else "") + (node.module or "")
-            if name.startswith("pipeline."):
-                path = name.replace(".", "/") + ".py"
-                if path not in seen:
-                    seen.add(path)
-                    pipeline_imports(path, seen)
-    return seen
-
-
-@pytest.mark.parametrize("stage", DATA_STAGES)
-def test_stage_deps_list_exactly_the_code_it_imports(stage):
-    deps = YAML(typ="safe").load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
-    code = {dep for dep in deps if dep.startswith(("pipeline/", "stages/"))}
-    assert code == {f"stages/{stage}.py"} | pipeline_imports(f"stages/{stage}.py")
 
 
 # ---- DVC end to end -------------------------------------------------------------------

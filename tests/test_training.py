@@ -8,7 +8,8 @@ import pytest
 
 from pipeline.grid import parse_experiment, parse_grid
 from pipeline.params import ParamsError
-from pipeline.run_files import CURVE_COLUMNS, write_run
+from pipeline.curves import CURVE_COLUMNS
+from pipeline.run_files import write_run
 from stages.train import RunPaths, run_experiment
 
 DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,
