@@ -91,8 +91,11 @@ class LinearMap(Transform):
 
     def _momentum_update(self, param, grad, momentum, scratch):
         """In place: momentum = alpha * momentum + grad; param -= lr * momentum."""
-        momentum *= self.alpha
-        momentum += grad
+        if self.alpha:
+            momentum *= self.alpha
+            momentum += grad
+        else:  # 0 * momentum + grad is grad: one pass instead of two
+            np.copyto(momentum, grad)
         np.multiply(momentum, self.lr, out=scratch)
         param -= scratch
 

@@ -17,7 +17,9 @@ def run_table(rows):
               "| final test acc | best test acc (epoch) | epochs | time | status |")
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for row in rows:
-        best = f"{percent(row['best_test_accuracy'])} ({row['best_epoch']})"
+        best = percent(row["best_test_accuracy"])
+        if row["best_epoch"] is not None:
+            best += f" ({row['best_epoch']})"
         seconds = row["wall_seconds"]
         lines.append(
             f"| {row['group']} | `{row['name']}` | {row['hidden']} | {row['momentum']:g} "

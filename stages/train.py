@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.grid import parse_experiment
 from pipeline.params import ParamsError, load_params
-from pipeline.prepared import load_prepared
+from pipeline.prepared import PreparedError, load_prepared
 from pipeline.progress import EpochProgress
 from pipeline.run_files import write_run
 from pipeline.training import train
@@ -42,9 +42,9 @@ def main(argv=None):
     paths = RunPaths(*(getattr(args, name) for name in RunPaths._fields))
     try:
         experiment = parse_experiment(load_params(), args.experiment)
-    except ParamsError as error:
+        dataset = load_prepared(paths.data)
+    except (ParamsError, PreparedError) as error:
         sys.exit(f"train@{args.experiment}: {error}")
-    dataset = load_prepared(paths.data)
     with EpochProgress(experiment.name, experiment.config.epochs) as progress:
         result, seconds = run_experiment(experiment, dataset, progress.update)
     write_run(paths, experiment, result, seconds)

@@ -89,26 +89,31 @@ class DvcProject:
         self.run("git", "commit", "-q", "-m", message)
 
 
+def copy_project(base, name="project"):
+    """A committed git + DVC copy of the pipeline in base/<name>, with its own HOME."""
+    path = base / name
+    path.mkdir()
+    for item in PROJECT_FILES:
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, path / item,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.exists():
+            (path / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, path / item)
+    home = base / f"{name}-home"
+    home.mkdir()
+    project = DvcProject(path, isolated_env(home))
+    project.run("git", "init", "-q", "-b", "main")
+    project.commit("copy of the pipeline")
+    return project
+
+
 @pytest.fixture
 def dvc_project(tmp_path):
     """Factory: dvc_project() -> DvcProject, a committed copy of the pipeline in tmp_path."""
     def make(name="project"):
-        path = tmp_path / name
-        path.mkdir()
-        for item in PROJECT_FILES:
-            source = ROOT / item
-            if source.is_dir():
-                shutil.copytree(source, path / item,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            elif source.exists():
-                (path / item).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, path / item)
-        home = tmp_path / f"{name}-home"
-        home.mkdir()
-        project = DvcProject(path, isolated_env(home))
-        project.run("git", "init", "-q", "-b", "main")
-        project.commit("copy of the pipeline")
-        return project
+        return copy_project(tmp_path, name)
     return make
 
 
@@ -128,11 +133,16 @@ def make_tiny(params, zip_path):
     params["experiments"].update(TINY_EXPERIMENTS)
 
 
-@pytest.fixture
-def tiny_pipeline(dvc_project, shared_omniglot):
-    """A committed temp project whose `dvc repro` runs the whole pipeline in seconds."""
-    project = dvc_project()
+def tiny_project(base, shared_omniglot):
+    """copy_project with the tiny grid (make_tiny) committed."""
+    project = copy_project(base)
     project.set_params(lambda params: make_tiny(params, shared_omniglot /
                                                 "images_background.zip"))
     project.commit("tiny grid")
     return project
+
+
+@pytest.fixture
+def tiny_pipeline(tmp_path, shared_omniglot):
+    """A committed temp project whose `dvc repro` runs the whole pipeline in seconds."""
+    return tiny_project(tmp_path, shared_omniglot)

@@ -148,11 +148,12 @@ def test_softmax_cross_entropy_value_gradient_accuracy_and_stability():
     np.testing.assert_allclose(grad[:, :2], (probs - labels[:, :2]) / 3, rtol=1e-12)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("hidden", [[9], [9, 7]])
-def test_course_networks_match_the_reference_under_a_global_seed(hidden, dropout):
+def test_course_networks_match_the_reference_under_a_global_seed(hidden, dropout, alpha):
     """Same seed, same weights, same masks, same steps: equal to rtol 1e-7."""
-    indim, classes, alpha, lr = 12, 4, 0.4, 0.05
+    indim, classes, lr = 12, 4, 0.05
     data = np.random.default_rng(1)
     batches = [(data.integers(0, 2, (indim, 5)).astype(float),
                 mlp.labels2onehot(data.integers(0, classes, 5), classes).T) for _ in range(4)]

@@ -128,3 +128,4 @@ def test_short_training_run_separates_a_simple_problem():
     loss = mlp.SoftmaxCrossEntropyLoss()
     loss.forward(model.forward(x, train=False), onehot)
     assert loss.getAccu() >= 0.97
+

@@ -1,0 +1,406 @@
+"""The figures and report stages on small synthetic runs: no DVC, no training.
+
+Figures are checked as matplotlib objects (lines, styles, colours, labels,
+legend), then as files; the summary and report.md against hand-computed
+numbers. Accuracies are multiples of 1/8, so every delta is exact.
+"""
+import csv
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from matplotlib.colors import to_rgba
+
+import stages.figures
+from pipeline.curves import EpochLog, curve_csv
+from pipeline.figures import group_figure
+from pipeline.results import RunRecord
+from pipeline.run_files import run_metrics
+from pipeline.summary import summarize
+from stages.figures import FigureParams, render_figures
+from stages.report import build_report
+
+GROUP_TITLES = {"2.1": "One hidden layer", "2.2": "Two hidden layers",
+                "2.3": "Learning rate", "2.4": "Depth and init"}
+DATA_REPORT = {"source": "omniglot", "archive": {"sha256": "ab" * 32}, "num_classes": 12,
+               "train": {"images": 6660}, "test": {"images": 1660}}
+
+
+def make_config(name, group, hidden, momentum=0.0, dropout=0.0, lr=0.001,
+                init="xavier_uniform", epochs=2):
+    return {"name": name, "group": group, "hidden": list(hidden), "momentum": momentum,
+            "dropout": dropout, "lr": lr, "epochs": epochs, "batch_size": 64, "init": init,
+            "dtype": "float32", "seed": 0, "threads": 1}
+
+
+def make_run(config, curve, status="completed", diverged_at=None, wall_seconds=2.0):
+    """A RunRecord whose metrics come from the training code's own run_metrics."""
+    result = SimpleNamespace(curve=curve, status=status, diverged_at_epoch=diverged_at)
+    return RunRecord(name=config["name"], config=config,
+                     metrics=run_metrics(result, config["epochs"]),
+                     timing={"wall_seconds": wall_seconds, "seconds_per_epoch": 1.0},
+                     curve=curve)
+
+
+def two_epochs(final_train, final_test, best_test):
+    """Epoch 1 holds the best test accuracy, epoch 2 the final figures."""
+    return [EpochLog(1, 2.0, final_train - 0.125, 2.25, best_test),
+            EpochLog(2, 1.5, final_train, 1.75, final_test)]
+
+
+def ramp(epochs, offset):
+    """A distinct, smooth curve per run: loss falls, accuracy rises."""
+    return [EpochLog(epoch, 2.5 - 0.25 * epoch - offset, 0.125 * epoch + offset,
+                     2.75 - 0.25 * epoch - offset, 0.06 * epoch + offset)
+            for epoch in range(1, epochs + 1)]
+
+
+# --- figures -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def figure_runs():
+    """Group 2.1: three runs, one diverged after 2 epochs; group 2.2: two runs."""
+    return [
+        make_run(make_config("plain", "2.1", [60], epochs=3), ramp(3, 0.0)),
+        make_run(make_config("mom", "2.1", [60], momentum=0.4, epochs=3), ramp(3, 0.01)),
+        make_run(make_config("fast", "2.1", [60], lr=0.1, epochs=3), ramp(2, 0.02),
+                 status="diverged", diverged_at=3),
+        make_run(make_config("deep", "2.2", [60, 60], momentum=0.4, dropout=0.2, epochs=3),
+                 ramp(3, 0.03)),
+        make_run(make_config("deep_he", "2.2", [60, 60], init="he_uniform", epochs=3),
+                 ramp(3, 0.04)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def figure_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("figures")
+
+
+@pytest.fixture(scope="module")
+def rendered(figure_runs, figure_dir):
+    """Runs the figure stage once, keeping every Figure it saves: {file stem: Figure}."""
+    figures = {}
+    real_save = stages.figures.save_figure
+
+    def keep(figure, paths, dpi):
+        figures[paths[0].stem] = figure
+        real_save(figure, paths, dpi)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stages.figures, "save_figure", keep)
+        render_figures(figure_runs, GROUP_TITLES, FigureParams(dpi=50), figure_dir / "png",
+                       figure_dir / "svg", figure_dir / "groups")
+    return figures
+
+
+def runs_of(runs, group):
+    return [run for run in runs if run.group == group]
+
+
+def only_axes(figure):
+    assert len(figure.axes) == 1
+    return figure.axes[0]
+
+
+def test_every_group_gets_a_loss_and_an_accuracy_figure_as_png_and_svg(rendered, figure_dir):
+    stems = {"2.1_loss", "2.1_accuracy", "2.2_loss", "2.2_accuracy"}
+    assert set(rendered) == stems
+    assert {path.stem for path in (figure_dir / "png").glob("*.png")} == stems
+    assert {path.stem for path in (figure_dir / "svg").glob("*.svg")} == stems
+    for path in [*(figure_dir / "png").iterdir(), *(figure_dir / "svg").iterdir()]:
+        assert path.stat().st_size > 1000, path
+
+
+def test_each_group_axes_has_two_lines_per_run(rendered, figure_runs):
+    for stem, figure in rendered.items():
+        group = stem.split("_")[0]
+        assert len(only_axes(figure).get_lines()) == 2 * len(runs_of(figure_runs, group))
+
+
+def test_train_is_solid_and_test_dashed_in_the_same_colour(rendered):
+    for figure in rendered.values():
+        lines = only_axes(figure).get_lines()
+        for train, test in zip(lines[::2], lines[1::2]):
+            assert (train.get_linestyle(), test.get_linestyle()) == ("-", "--")
+            assert to_rgba(train.get_color()) == to_rgba(test.get_color())
+
+
+def test_runs_of_a_group_have_distinct_colours(rendered):
+    for figure in rendered.values():
+        colours = [to_rgba(line.get_color()) for line in only_axes(figure).get_lines()[::2]]
+        assert len(set(colours)) == len(colours)
+
+
+def test_lines_plot_the_curves_with_accuracy_in_percent(rendered, figure_runs):
+    for run, lines in zip(runs_of(figure_runs, "2.1"), zip(*[iter(
+            only_axes(rendered["2.1_accuracy"]).get_lines())] * 2)):
+        assert list(lines[0].get_xdata()) == [log.epoch for log in run.curve]
+        assert list(lines[0].get_ydata()) == [100 * log.train_accuracy for log in run.curve]
+        assert list(lines[1].get_ydata()) == [100 * log.test_accuracy for log in run.curve]
+    loss_lines = only_axes(rendered["2.2_loss"]).get_lines()
+    assert list(loss_lines[3].get_ydata()) == [log.test_loss for log in figure_runs[4].curve]
+
+
+def test_axis_labels_have_units_and_title_names_the_group(rendered):
+    loss, accuracy = only_axes(rendered["2.1_loss"]), only_axes(rendered["2.1_accuracy"])
+    assert loss.get_xlabel() == accuracy.get_xlabel() == "epoch"
+    assert loss.get_ylabel() == "cross-entropy loss (nats)"
+    assert accuracy.get_ylabel() == "accuracy (%)"
+    assert loss.get_title() == "2.1 One hidden layer: loss"
+    assert only_axes(rendered["2.2_accuracy"]).get_title() == "2.2 Two hidden layers: accuracy"
+
+
+def legend_texts(figure):
+    return [text.get_text() for text in only_axes(figure).get_legend().get_texts()]
+
+
+def test_legend_names_the_factors_and_the_final_test_accuracy(rendered):
+    assert legend_texts(rendered["2.2_loss"]) == [
+        "[60x60] m=0.4 p=0.2 lr=0.001: test 21.0%",  # 0.06 * 3 + 0.03
+        "[60x60] m=0 p=0 lr=0.001 he_uniform: test 22.0%",
+        "train (solid)", "test (dashed)"]
+
+
+def test_legend_says_when_a_run_diverged(rendered):
+    texts = legend_texts(rendered["2.1_accuracy"])
+    assert texts[2] == "[60] m=0 p=0 lr=0.1: test 14.0%, diverged at epoch 3"
+    assert not any("diverged" in text for text in texts[:2])
+
+
+def test_legend_style_keys_are_proxies_not_extra_lines(rendered):
+    axes = only_axes(rendered["2.1_loss"])
+    handles = axes.get_legend().legend_handles
+    assert len(handles) == 3 + 2
+    assert [handle.get_linestyle() for handle in handles[-2:]] == ["-", "--"]
+    assert not set(handles[-2:]) & set(axes.get_lines())
+
+
+def tree_bytes(base):
+    return {path.relative_to(base): path.read_bytes()
+            for path in sorted(base.rglob("*")) if path.is_file()}
+
+
+def test_rendering_twice_gives_identical_png_and_svg(rendered, figure_runs, figure_dir,
+                                                     tmp_path):
+    render_figures(figure_runs, GROUP_TITLES, FigureParams(dpi=50), tmp_path / "png",
+                   tmp_path / "svg", tmp_path / "groups")
+    first = tree_bytes(figure_dir)
+    assert len(first) == 4 + 4 + 4
+    assert tree_bytes(tmp_path) == first
+
+
+def read_table(path):
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_group_tables_hold_both_splits_of_every_epoch_of_every_run(rendered, figure_dir,
+                                                                   figure_runs):
+    for metric in ("loss", "accuracy"):
+        for group in ("2.1", "2.2"):
+            expected = [["epoch", "run", "split", metric]]
+            for run in runs_of(figure_runs, group):
+                for log in run.curve:
+                    expected += [[str(log.epoch), run.name, split,
+                                  repr(getattr(log, f"{split}_{metric}"))]
+                                 for split in ("train", "test")]
+            assert read_table(figure_dir / "groups" / metric / f"{group}.csv") == expected
+    rows = read_table(figure_dir / "groups" / "loss" / "2.1.csv")
+    assert len(rows) == 1 + 2 * (3 + 3 + 2)
+
+
+def write_run_files(run, runs_dir, curves_dir):
+    """The files train@<name> leaves behind."""
+    run_dir = runs_dir / run.name
+    run_dir.mkdir(parents=True)
+    for name, content in (("config", run.config), ("metrics", run.metrics),
+                          ("timing", run.timing)):
+        (run_dir / f"{name}.json").write_text(json.dumps(content))
+    curves_dir.mkdir(exist_ok=True)
+    (curves_dir / f"{run.name}.csv").write_text(curve_csv(run.curve))
+
+
+def test_figures_stage_command_reads_the_training_outputs(figure_runs, tmp_path,
+                                                           monkeypatch):
+    for run in figure_runs:
+        write_run_files(run, tmp_path / "runs", tmp_path / "curves")
+    params = {"experiments": {run.name: {"group": run.group} for run in figure_runs},
+              "groups": GROUP_TITLES, "figures": {"dpi": 50}}
+    (tmp_path / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
+    monkeypatch.chdir(tmp_path)
+    stages.figures.main(["runs", "curves", "png", "svg", "groups"])
+    assert sorted(path.name for path in (tmp_path / "png").iterdir()) == [
+        "2.1_accuracy.png", "2.1_loss.png", "2.2_accuracy.png", "2.2_loss.png"]
+    table = read_table(tmp_path / "groups" / "accuracy" / "2.2.csv")
+    assert table[1:3] == [["1", "deep", "train", repr(0.125 + 0.03)],
+                          ["1", "deep", "test", repr(0.06 + 0.03)]]
+
+
+# --- summary and report --------------------------------------------------------------
+
+def grid_runs():
+    """Every kind of single-factor pair, and pairs that must not count as effects."""
+    def run(name, group, hidden, accuracies, **config):
+        return make_run(make_config(name, group, hidden, **config), two_epochs(*accuracies))
+    return [
+        # (final train, final test, best test) accuracy
+        run("one_60", "2.1", [60], (6 / 8, 4 / 8, 5 / 8)),
+        run("one_60_mom", "2.1", [60], (7 / 8, 5 / 8, 5 / 8), momentum=0.4),
+        run("one_60_mom_drop", "2.1", [60], (6 / 8, 6 / 8, 6 / 8), momentum=0.4, dropout=0.2),
+        run("one_150_mom_drop", "2.1", [150], (7 / 8, 7 / 8, 7 / 8), momentum=0.4,
+            dropout=0.2),
+        # depth vs one_60_mom_drop; vs one_150_mom_drop: other sizes, so not "depth"
+        run("two_60_mom_drop", "2.2", [60, 60], (5 / 8, 3 / 8, 4 / 8), momentum=0.4,
+            dropout=0.2),
+        # listed high to low: base/changed must follow the values, not the order
+        make_run(make_config("lr_hi", "2.3", [150, 150], lr=0.01), [], status="diverged",
+                 diverged_at=1),
+        run("lr_mid", "2.3", [150, 150], (6 / 8, 5 / 8, 6 / 8)),
+        run("lr_lo", "2.3", [150, 150], (4 / 8, 2 / 8, 2 / 8), lr=0.0001),
+        run("he", "2.4", [150, 150], (7 / 8, 6 / 8, 6 / 8), init="he_uniform"),
+        # differs from one_60 in momentum AND lr; from one_60_mom in momentum and lr
+        run("two_factors", "2.4", [60], (2 / 8, 1 / 8, 2 / 8), momentum=0.9, lr=0.01),
+        # differs from one_60 only in epochs: not comparable
+        run("longer", "2.4", [60], (5 / 8, 4 / 8, 4 / 8), epochs=5),
+    ]
+
+
+@pytest.fixture
+def summary():
+    return summarize(grid_runs(), list(GROUP_TITLES))
+
+
+def test_effects_are_exactly_the_single_factor_pairs(summary):
+    assert [(e["factor"], e["base"], e["changed"], e["from"], e["to"], e["group"])
+            for e in summary["effects"]] == [
+        ("momentum", "one_60", "one_60_mom", 0.0, 0.4, "2.1"),
+        ("dropout", "one_60_mom", "one_60_mom_drop", 0.0, 0.2, "2.1"),
+        ("width", "one_60_mom_drop", "one_150_mom_drop", [60], [150], "2.1"),
+        ("depth", "one_60_mom_drop", "two_60_mom_drop", [60], [60, 60], "2.2"),
+        ("lr", "lr_mid", "lr_hi", 0.001, 0.01, "2.3"),
+        ("lr", "lr_lo", "lr_hi", 0.0001, 0.01, "2.3"),
+        ("lr", "lr_lo", "lr_mid", 0.0001, 0.001, "2.3"),
+        ("init", "lr_mid", "he", "xavier_uniform", "he_uniform", "2.4"),
+    ]
+
+
+def deltas(summary, base, changed):
+    [found] = [e for e in summary["effects"] if (e["base"], e["changed"]) == (base, changed)]
+    return (found["delta_final_train_accuracy"], found["delta_final_test_accuracy"],
+            found["delta_best_test_accuracy"])
+
+
+def test_effect_deltas_are_changed_minus_base(summary):
+    assert deltas(summary, "one_60", "one_60_mom") == (0.125, 0.125, 0.0)
+    assert deltas(summary, "one_60_mom", "one_60_mom_drop") == (-0.125, 0.125, 0.125)
+    assert deltas(summary, "one_60_mom_drop", "one_150_mom_drop") == (0.125, 0.125, 0.125)
+    assert deltas(summary, "one_60_mom_drop", "two_60_mom_drop") == (-0.125, -0.375, -0.25)
+    assert deltas(summary, "lr_lo", "lr_mid") == (0.25, 0.375, 0.5)
+    assert deltas(summary, "lr_mid", "he") == (0.125, 0.125, 0.0)
+
+
+def test_effects_with_a_run_that_never_finished_an_epoch_have_no_deltas(summary):
+    assert deltas(summary, "lr_mid", "lr_hi") == (None, None, None)
+    assert deltas(summary, "lr_lo", "lr_hi") == (None, None, None)
+
+
+def test_best_run_and_counts(summary):
+    assert summary["best_run"] == "one_150_mom_drop"
+    assert summary["best_final_test_accuracy"] == 7 / 8
+    assert (summary["runs_completed"], summary["runs_diverged"]) == (10, 1)
+    assert summary["total_wall_seconds"] == 22.0
+
+
+def test_summary_rows_follow_the_run_order_with_configs_and_metrics(summary):
+    assert [row["name"] for row in summary["runs"]] == [run.name for run in grid_runs()]
+    assert summary["runs"][1] == {
+        "name": "one_60_mom", "group": "2.1", "label": "[60] m=0.4 p=0 lr=0.001",
+        "momentum": 0.4, "dropout": 0.0, "hidden": [60], "lr": 0.001,
+        "init": "xavier_uniform", "status": "completed", "epochs_run": 2,
+        "final_train_accuracy": 7 / 8, "final_test_accuracy": 5 / 8,
+        "best_test_accuracy": 5 / 8, "best_epoch": 1, "final_train_loss": 1.5,
+        "final_test_loss": 1.75, "wall_seconds": 2.0}
+
+
+def test_summary_is_plain_json(summary):
+    assert json.loads(json.dumps(summary)) == summary
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """report.md built next to real figures and an examples image; (markdown, its dir)."""
+    tmp_path = tmp_path_factory.mktemp("report")
+    runs = grid_runs()
+    render_figures(runs, GROUP_TITLES, FigureParams(dpi=50), tmp_path / "plots" / "figures",
+                   tmp_path / "plots" / "figures-svg", tmp_path / "plots" / "groups")
+    examples = tmp_path / "plots" / "examples.png"
+    examples.write_bytes(b"png")
+    summary, markdown = build_report(runs, GROUP_TITLES, DATA_REPORT,
+                                     tmp_path / "plots" / "figures", examples,
+                                     tmp_path / "report.md")
+    assert summary == summarize(runs, list(GROUP_TITLES))
+    return markdown, tmp_path
+
+
+def section_of(markdown, group):
+    """The text of the report's `## <group> ...` section."""
+    return re.search(rf"^## {re.escape(group)} .*?(?=^## |\Z)", markdown, re.S | re.M).group(0)
+
+
+def test_report_table_has_a_row_per_run(report):
+    markdown, _ = report
+    rows = [line for line in markdown.splitlines() if line.startswith("| 2.")]
+    assert len(rows) == len(grid_runs())
+    assert ("| 2.1 | `one_60` | [60] | 0 | 0 | 0.001 | xavier_uniform | 75.0% | 50.0% "
+            "| 62.5% (1) | 2 | 2 s | completed |") in rows
+    assert ("| 2.3 | `lr_hi` | [150, 150] | 0 | 0 | 0.01 | xavier_uniform | n/a | n/a "
+            "| n/a | 0 | 2 s | diverged |") in rows
+
+
+def test_report_links_point_to_existing_files(report):
+    markdown, base = report
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert links[0] == "plots/examples.png"
+    assert links[1:] == [f"plots/figures/{group}_{metric}.png" for group in GROUP_TITLES
+                         for metric in ("loss", "accuracy")]
+    for link in links:
+        assert not Path(link).is_absolute() and (base / link).is_file(), link
+
+
+def test_report_states_effects_with_signs_in_percentage_points(report):
+    markdown, _ = report
+    assert ("- momentum 0.0 → 0.4 (`one_60` → `one_60_mom`): final train accuracy +12.5 pp, "
+            "final test accuracy +12.5 pp, best test accuracy +0.0 pp") in section_of(
+        markdown, "2.1")
+    depth = section_of(markdown, "2.2")
+    assert ("- depth [60] → [60, 60] (`one_60_mom_drop` → `two_60_mom_drop`): final train "
+            "accuracy -12.5 pp, final test accuracy -37.5 pp, best test accuracy -25.0 pp"
+            ) in depth
+    learning_rate = section_of(markdown, "2.3")
+    assert ("- learning rate 0.0001 → 0.001 (`lr_lo` → `lr_mid`): final train accuracy "
+            "+25.0 pp, final test accuracy +37.5 pp, best test accuracy +50.0 pp"
+            ) in learning_rate
+    assert ("- learning rate 0.001 → 0.01 (`lr_mid` → `lr_hi`): final train accuracy n/a, "
+            "final test accuracy n/a, best test accuracy n/a") in learning_rate
+    assert "- initialization xavier_uniform → he_uniform (`lr_mid` → `he`)" in section_of(
+        markdown, "2.4")
+
+
+def test_report_sections_list_only_their_own_effects(report):
+    markdown, _ = report
+    counts = {group: section_of(markdown, group).count("\n- ") for group in GROUP_TITLES}
+    assert counts == {"2.1": 3, "2.2": 1, "2.3": 3, "2.4": 1}
+    assert "two_factors" not in "".join(section_of(markdown, g) for g in GROUP_TITLES)
+    assert "`longer`" not in "".join(section_of(markdown, g) for g in GROUP_TITLES)
+
+
+def test_report_says_when_a_group_has_no_comparable_pair(tmp_path):
+    runs = [make_run(make_config("a", "2.1", [60]), two_epochs(0.5, 0.5, 0.5)),
+            make_run(make_config("b", "2.1", [150], momentum=0.4), two_epochs(0.5, 0.5, 0.5))]
+    _, markdown = build_report(runs, GROUP_TITLES, DATA_REPORT, tmp_path / "figures",
+                               tmp_path / "examples.png", tmp_path / "report.md")
+    assert "- no pair of runs here differs in exactly one factor" in section_of(markdown, "2.1")
+    assert "## 2.2" not in markdown
