@@ -114,9 +114,10 @@ it has these UMD builds inlined, so the plots render without internet:
 Each file comes from the package's npm tarball on {registry}, checked against
 the sha512 integrity pinned in the script; `LICENSE-<package>` is the tarball's
 LICENSE file.{notes}
-The bundles also contain third-party modules under permissive licences (e.g. d3
-modules and topojson-client, ISC, in vega; semver, ISC, and fast-json-patch, MIT,
-in vega-embed), as those packages distribute them.
+The vega and vega-embed builds also contain other npm packages (d3 modules,
+topojson-client and vega's own modules in vega; semver, fast-json-patch, vega-tooltip
+and others in vega-embed; vega-lite's contains none), listed with their licence texts
+in `THIRD_PARTY_NOTICES.md`, which `python tools/collect_vega_notices.py` regenerates.
 
 To regenerate (e.g. after changing the pinned versions and sha512s):
 
