@@ -27,7 +27,7 @@ from pipeline.grid import parse_defaults
 from pipeline.params import load_params
 from pipeline.training import EVAL_CHUNK
 
-from . import processes, report
+from . import kernels, processes, report
 from .floor import GemmRates, describe, epoch_flops, epoch_gemms
 from .torch_side import load_torch, time_torch, torch_info
 from .workload import (DTYPES, NETWORKS, PREPARED, ROOT, load_dataset, load_seconds,
@@ -47,6 +47,8 @@ def parse_args(argv):
     parser.add_argument("--data", type=Path, default=PREPARED, help="prepared dataset (npz)")
     parser.add_argument("--json", type=Path, default=ROOT / "build/benchmark.json")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--numpy-only", action="store_true",
+                        help="only the mlpcore epochs and GEMM floors (used by the kernel study)")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.networks = {"2x150": NETWORKS["2x150"]} if args.quick else NETWORKS
@@ -127,16 +129,24 @@ def main(argv=None):
     args = parse_args(argv)
     dataset, source = load_dataset(args.data)
     results = {"machine": report.machine_info(), "networks": {}, "peak_memory": {},
-               "threads_study": None, "load_prepared": None,
+               "threads_study": None, "load_prepared": None, "own_kernel_choice": None,
                "settings": {"data": source, "batch_size": args.batch_size,
                             "threads": args.threads, "repeats": args.repeats,
                             "quick": args.quick, "eval_chunk": EVAL_CHUNK,
                             "num_train": len(dataset.train_y), "num_test": len(dataset.test_y)}}
     time_numpy(args, dataset, results)
+    if args.numpy_only:
+        write_json(args.json, results)
+        return
     if args.data.is_file():
         results["load_prepared"] = summary(load_seconds(args.data, args.repeats))
+    if kernels.forced_kernel():
+        progress(f"mlpcore again without {kernels.FORCING_VARIABLE}, in a child process ...")
+        results["own_kernel_choice"] = kernels.own_choice_timings(args)
     run_processes(args, dataset, results)
     time_pytorch(args, dataset, results)  # last: see the module docstring
+    if results.get("own_kernel_choice"):
+        kernels.compare_with_torch(results["own_kernel_choice"], results["networks"])
     results["targets"] = report.targets(results)
     print(report.render(results))
     write_json(args.json, results)

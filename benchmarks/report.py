@@ -64,19 +64,27 @@ def median(summary):
     return None if summary is None else summary["median"]
 
 
-def targets(results):
-    """The issue's targets, one row per network where they are per network."""
+def network_targets(networks, suffix=""):
+    """The per-network targets of one set of timings."""
     rows = []
-    for name, network in results["networks"].items():
+    for name, network in networks.items():
         single, double = network.get("float32"), network.get("float64")
         if single:
-            rows.append(target(f"{name} float32 epoch <= 0.8x PyTorch",
+            rows.append(target(f"{name} float32 epoch <= 0.8x PyTorch{suffix}",
                                single["mlpcore_over_torch"], 0.8))
-            rows.append(target(f"{name} float32 epoch <= 1.5x GEMM floor",
+            rows.append(target(f"{name} float32 epoch <= 1.5x GEMM floor{suffix}",
                                single["mlpcore_over_floor"], 1.5))
         if single and double:
-            rows.append(target(f"{name} float64 epoch <= 2x float32 epoch",
+            rows.append(target(f"{name} float64 epoch <= 2x float32 epoch{suffix}",
                                ratio(median(double["mlpcore"]), median(single["mlpcore"])), 2.0))
+    return rows
+
+
+def targets(results):
+    """The issue's targets, one row per network where they are per network."""
+    rows = network_targets(results["networks"])
+    if results.get("own_kernel_choice"):
+        rows += network_targets(results["own_kernel_choice"]["networks"], ", own kernels")
     rows.append(target("load prepared dataset < 0.5 s", median(results["load_prepared"]),
                        0.5, "s"))
     memory = results["peak_memory"].get("float32")
@@ -95,6 +103,22 @@ def number_text(value, digits=2):
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def epoch_rows(networks, torch_networks):
+    """Table rows; torch times come from torch_networks (this process's torch run)."""
+    lines = []
+    for name, network in networks.items():
+        for dtype in ("float32", "float64"):
+            row = network.get(dtype)
+            if row:
+                torch = torch_networks[name][dtype]["torch"]
+                lines.append(f"{name:8}{dtype:9}{network['gflop_per_epoch']:7.1f}  "
+                             f"{seconds_text(row['mlpcore']):<22}{seconds_text(torch):<22}"
+                             f"{row['floor_seconds']:8.3f}"
+                             f"{number_text(row.get('mlpcore_over_torch')):>11}"
+                             f"{number_text(row['mlpcore_over_floor']):>11}")
+    return lines
+
+
 def epoch_table(results):
     settings = results["settings"]
     lines = [f"One epoch = training on {settings['num_train']} images (batch "
@@ -104,15 +128,13 @@ def epoch_table(results):
              f"{settings['threads']} thread(s). floor = the epoch's GEMMs at measured rates.",
              f"{'network':8}{'dtype':9}{'GFLOP':>7}  {'mlpcore s':<22}{'torch s':<22}"
              f"{'floor s':>8}{'mlp/torch':>11}{'mlp/floor':>11}"]
-    for name, network in results["networks"].items():
-        for dtype in ("float32", "float64"):
-            row = network.get(dtype)
-            if row:
-                lines.append(f"{name:8}{dtype:9}{network['gflop_per_epoch']:7.1f}  "
-                             f"{seconds_text(row['mlpcore']):<22}{seconds_text(row['torch']):<22}"
-                             f"{row['floor_seconds']:8.3f}"
-                             f"{number_text(row['mlpcore_over_torch']):>11}"
-                             f"{number_text(row['mlpcore_over_floor']):>11}")
+    lines += epoch_rows(results["networks"], results["networks"])
+    native = results.get("own_kernel_choice")
+    if native:
+        kernel = "; ".join(f"{pool['architecture']}" for pool in native["blas"])
+        lines += ["", f"The same mlpcore epochs and floors in a child process without "
+                      f"OPENBLAS_CORETYPE (OpenBLAS picks {kernel}); torch as above:"]
+        lines += epoch_rows(native["networks"], results["networks"])
     return lines
 
 
