@@ -15,7 +15,6 @@ from matplotlib.colors import to_rgba
 
 import stages.figures
 from pipeline.curves import EpochLog, curve_csv
-from pipeline.figures import group_figure
 from pipeline.results import RunRecord
 from pipeline.run_files import run_metrics
 from pipeline.summary import summarize
