@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .workload import ROOT
+from .workload import DTYPES, ROOT
 
 FORCING_VARIABLE = "OPENBLAS_CORETYPE"
 
@@ -40,9 +40,8 @@ def own_choice_timings(args):
 def compare_with_torch(native, networks):
     """Adds mlpcore_over_torch to the child's rows, using the torch times of this run."""
     for name, network in native["networks"].items():
-        for dtype, row in network.items():
-            if not isinstance(row, dict) or "mlpcore" not in row:
-                continue
-            torch = networks[name][dtype].get("torch")
+        for dtype in DTYPES:
+            row = network[dtype]
+            torch = networks[name][dtype]["torch"]
             row["mlpcore_over_torch"] = (row["mlpcore"]["median"] / torch["median"]
                                          if torch else None)
