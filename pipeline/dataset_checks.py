@@ -15,9 +15,13 @@ class DatasetError(ValueError):
     """Course data that do not have the expected structure, shapes, dtypes or values."""
 
 
-def to_dataset(data, num_classes, source):
-    """The Dataset in `data` after every check; `source` (the archive) prefixes errors."""
-    fail = _failer(source)
+def to_dataset(data, class_names, source):
+    """The Dataset in `data` after every check; `source` (the file) prefixes errors.
+
+    class_names: label i is class_names[i]; labels must lie in 0..len(class_names)-1.
+    """
+    fail = fail_with(source)
+    num_classes = len(class_names)
     (train_x, train_y), (test_x, test_y) = check_structure(data, fail)
     for (x_name, y_name), x, y in zip(NAMES, (train_x, test_x), (train_y, test_y)):
         check_images(x, x_name, fail)
@@ -32,10 +36,10 @@ def to_dataset(data, num_classes, source):
                    train_y=np.ascontiguousarray(train_y, dtype=np.int64),
                    test_x=np.ascontiguousarray(test_x, dtype=pixel_dtype),
                    test_y=np.ascontiguousarray(test_y, dtype=np.int64),
-                   num_classes=num_classes)
+                   class_names=tuple(class_names))
 
 
-def _failer(source):
+def fail_with(source):
     def fail(message):
         raise DatasetError(f"{source}: {message}")
     return fail
@@ -88,8 +92,8 @@ def check_labels(y, name, count, x_name, num_classes, fail):
         fail(f"{name}: {len(y)} labels for {count} images in {x_name}; expected equal counts")
     low, high = y.min(), y.max()
     if low < 0 or high >= num_classes:
-        fail(f"{name}: expected labels in 0..{num_classes - 1} (prepare.num_classes = "
-             f"{num_classes}), found values in {low}..{high}")
+        fail(f"{name}: expected labels in 0..{num_classes - 1} ({num_classes} classes), "
+             f"found values in {low}..{high}")
 
 
 def is_binary(x):

@@ -1,7 +1,7 @@
 """Download one file, verified by size and md5, to a temp file beside the target.
 
 The target appears only when both checks pass; a failed or interrupted download
-leaves nothing behind. Errors say where to put the file by hand.
+leaves nothing behind.
 """
 import hashlib
 import socket
@@ -34,7 +34,7 @@ def download(url, target, expected_bytes, expected_md5, stream=None):
         if size != expected_bytes or md5 != expected_md5:
             raise DownloadError(
                 f"{url}: got {size} bytes with md5 {md5}, expected {expected_bytes} bytes "
-                f"with md5 {expected_md5} (fetch.bytes, fetch.md5); nothing was saved at "
+                f"with md5 {expected_md5}; nothing was saved at "
                 f"{target}")
 
 
@@ -54,8 +54,8 @@ def copy_verified(response, temp, expected_bytes, url, target, stream):
                 return size, md5.hexdigest()
             size += len(chunk)
             if size > expected_bytes:
-                raise DownloadError(f"{url}: more than the expected {expected_bytes} bytes "
-                                    f"(fetch.bytes); nothing was saved at {target}")
+                raise DownloadError(f"{url}: more than the expected {expected_bytes} bytes; "
+                                    f"nothing was saved at {target}")
             md5.update(chunk)
             out.write(chunk)
             progress.update(len(chunk))
@@ -63,5 +63,4 @@ def copy_verified(response, temp, expected_bytes, url, target, stream):
 
 def unreachable(url, target, error):
     reason = getattr(error, "reason", error)
-    return (f"could not download {url} ({reason}). Without internet, download it "
-            f"elsewhere and put the file at {target} (fetch.zip in params.yaml)")
+    return f"could not download {url} to {target} ({reason})"

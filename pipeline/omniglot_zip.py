@@ -1,75 +1,79 @@
-"""The course's 12-alphabet set, built from an Omniglot zip without extracting it.
+"""Reading images out of an Omniglot zip without extracting it.
 
 Entries are <root>/<Alphabet>/characterNN/IIII_DD.png under one top-level
 folder (__MACOSX/ and dotfiles are skipped); DD is the drawer, 01..20. The PNGs
-are 1-bit 105x105 images, stored value 1 = background, 0 = ink.
-
-Split by character: all 20 drawings of a character land on the same side, as in
-the course's 6660 train / 1660 test (333 / 83 characters).
+are 1-bit 105x105 images, stored value 1 = background, 0 = ink. Which images
+to read is the caller's (pipeline/image_sets.py).
 """
+import contextlib
 import io
 import re
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
 from PIL import Image
 
-# The release's image format; pipeline/prepared.py flattens the same side.
-IMAGE_SIDE = 105
-DRAWERS = 20
+from .prepared import IMAGE_SIDE
+
 CHARACTER_FOLDER = re.compile(r"character(\d+)")
 DRAWING_FILE = re.compile(r"(\d+)_(\d+)\.png")
 # A 105x105 1-bit PNG is well under 2 KB; anything far larger is not one.
 MAX_PNG_BYTES = 1 << 20
 EXPECTED_PNG = ("PNG", "1", (IMAGE_SIDE, IMAGE_SIDE))
+# The release has 32,460 images; a zip with far more entries is not an Omniglot zip.
+MAX_ENTRIES = 100_000
 
 
 class OmniglotZipError(ValueError):
     """A zip that is unreadable or not in the Omniglot layout."""
 
 
-@dataclass(frozen=True)
-class Character:
-    """One character of an alphabet; `drawings` are its zip entries, drawer 01..20 in order."""
-    label: int
-    alphabet: str
-    number: int
-    drawings: tuple
+def read_images(zip_path, refs):
+    """(x, y) of the images `refs` name, in their order, read from the zip at `zip_path`.
 
-    @property
-    def name(self):
-        return f"{self.alphabet}/character{self.number:02d}"
-
-
-def build_dataset(zip_path, alphabets, test_characters, split_seed, pixels, order):
-    """((train_x, train_y), (test_x, test_y)), info from the zip at `zip_path`.
-
-    train_x: (N_train, 11025) uint8 in {0, 1}; train_y: (N_train,) int64, label i
-    = alphabets[i]; test_x, test_y likewise. Samples are ordered by (label,
-    character, drawer). pixels: "stored" keeps 1 = background, "ink" makes 1 = ink;
-    order: "C" flattens each image row by row, "F" column by column.
-    info: JSON-ready counts and the test characters' names.
+    x: (len(refs), 11025) uint8, stored values (1 = background, 0 = ink), each image
+    flattened row by row; y: (len(refs),) int64, the refs' labels.
     """
+    with open_zip(zip_path) as archive:
+        index = index_drawings(archive, zip_path)
+        entries = [entry_of(index, ref, zip_path) for ref in refs]
+        x = np.empty((len(refs), IMAGE_SIDE * IMAGE_SIDE), dtype=np.uint8)
+        for row, entry in enumerate(entries):
+            x[row] = decode_png(archive, entry, zip_path).reshape(-1)
+    return x, np.array([ref.label for ref in refs], dtype=np.int64)
+
+
+def zip_index(zip_path):
+    """{alphabet: {character number: {drawer: entry name}}} of the zip at `zip_path`."""
+    with open_zip(zip_path) as archive:
+        return index_drawings(archive, zip_path)
+
+
+@contextlib.contextmanager
+def open_zip(zip_path):
+    """The open ZipFile; OmniglotZipError naming the file when it is missing or not a zip."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            characters = select_characters(index_drawings(archive, zip_path), alphabets,
-                                           zip_path)
-            is_test = split_characters(len(characters), test_characters, split_seed)
-            check_every_class_trains(characters, is_test, alphabets, zip_path)
-            splits = [read_split(archive, zip_path, characters, is_test == side, pixels, order)
-                      for side in (False, True)]
+            if len(archive.infolist()) > MAX_ENTRIES:
+                raise OmniglotZipError(f"{zip_path}: more than {MAX_ENTRIES} entries; "
+                                       f"expected an Omniglot zip")
+            yield archive
     except FileNotFoundError:
         raise OmniglotZipError(f"{zip_path}: not found") from None
     except zipfile.BadZipFile as error:
         raise OmniglotZipError(f"{zip_path}: not a readable zip ({error})") from None
-    test_names = [c.name for c, test in zip(characters, is_test) if test]
-    info = {"characters": {"train": int((~is_test).sum()), "test": int(is_test.sum())},
-            "images": {"train": len(splits[0][1]), "test": len(splits[1][1])},
-            "test_character_names": test_names}
-    return tuple(splits), info
+
+
+def entry_of(index, ref, zip_path):
+    """The zip entry of one ImageRef; an error naming the image when the zip lacks it."""
+    entry = index.get(ref.alphabet, {}).get(ref.character, {}).get(ref.drawer)
+    if entry is None:
+        raise OmniglotZipError(f"{zip_path}: no image for {ref.name} "
+                               f"({ref.alphabet}/character{ref.character:02d}/"
+                               f"IIII_{ref.drawer:02d}.png)")
+    return entry
 
 
 def index_drawings(archive, zip_path):
@@ -109,57 +113,6 @@ def parse_drawing(folder, file, entry, zip_path):
         raise OmniglotZipError(f"{zip_path}: entry {entry!r}: expected "
                                f"<root>/<Alphabet>/characterNN/IIII_DD.png")
     return int(character.group(1)), int(drawing.group(2))
-
-
-def select_characters(index, alphabets, zip_path):
-    """Characters of `alphabets`, in list order then by character number; 20 drawers each."""
-    missing = [name for name in alphabets if name not in index]
-    if missing:
-        raise OmniglotZipError(f"{zip_path}: alphabet(s) {missing} (fetch.alphabets) not in "
-                               f"the zip; available: {sorted(index)}")
-    characters = []
-    for label, alphabet in enumerate(alphabets):
-        for number, drawers in sorted(index[alphabet].items()):
-            if sorted(drawers) != list(range(1, DRAWERS + 1)):
-                raise OmniglotZipError(f"{zip_path}: {alphabet}/character{number:02d}: "
-                                       f"expected drawers 01..{DRAWERS}, found "
-                                       f"{sorted(drawers)}")
-            drawings = tuple(drawers[d] for d in range(1, DRAWERS + 1))
-            characters.append(Character(label, alphabet, number, drawings))
-    return characters
-
-
-def split_characters(count, test_characters, seed):
-    """is_test: (count,) bool, exactly `test_characters` True, drawn by default_rng(seed)."""
-    if not 1 <= test_characters < count:
-        raise OmniglotZipError(f"fetch.test_characters: {test_characters} is invalid; "
-                               f"expected 1..{count - 1} for {count} characters")
-    is_test = np.zeros(count, dtype=bool)
-    is_test[np.random.default_rng(seed).permutation(count)[:test_characters]] = True
-    return is_test
-
-
-def check_every_class_trains(characters, is_test, alphabets, zip_path):
-    training = {c.alphabet for c, test in zip(characters, is_test) if not test}
-    empty = [name for name in alphabets if name not in training]
-    if empty:
-        raise OmniglotZipError(f"{zip_path}: the split puts every character of {empty} in "
-                               f"test; change fetch.split_seed or fetch.test_characters")
-
-
-def read_split(archive, zip_path, characters, selected, pixels, order):
-    """(x, y) of the selected characters: x (N, 11025) uint8, y (N,) int64."""
-    chosen = [c for c, keep in zip(characters, selected) if keep]
-    images = np.empty((len(chosen) * DRAWERS, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-    y = np.repeat(np.array([c.label for c in chosen], dtype=np.int64), DRAWERS)
-    entries = [entry for character in chosen for entry in character.drawings]
-    for row, entry in enumerate(entries):
-        images[row] = decode_png(archive, entry, zip_path)
-    if pixels == "ink":
-        images = 1 - images
-    if order == "F":
-        images = images.transpose(0, 2, 1)
-    return np.ascontiguousarray(images).reshape(len(images), -1), y
 
 
 def decode_png(archive, entry, zip_path):

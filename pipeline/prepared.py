@@ -1,22 +1,24 @@
 """The prepared dataset: the contract between the data stages and training.
 
-Stored as an uncompressed npz (plain arrays, no pickle), so it loads in a
-fraction of a second. The zip entries carry a fixed date, so the same arrays
-always give the same bytes and DVC sees no change when nothing changed.
+Stored as an uncompressed npz (plain arrays, no pickle, pipeline/npz_files.py), so
+it loads in a fraction of a second and the same arrays always give the same bytes.
+The class names (alphabets) travel with the images.
 """
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from .atomic import atomic_path
+from .npz_files import NpzError, read_npz, write_npz
 
 IMAGE_SIDE = 105
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 LABEL_DTYPE = np.dtype(np.int64)
-FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# Omniglot has 50 alphabets; a few hundred bounds the one-hot arrays of training.
+MAX_CLASSES = 1000
+# A prepared member is at most the whole release (32,460 images) of float32 pixels.
+MAX_MEMBER_BYTES = 32460 * PIXELS * 4 + 4096
 
 
 class PreparedError(ValueError):
@@ -31,61 +33,47 @@ class Dataset:
     train_y: (N_train,) int64, labels 0..num_classes-1
     test_x: (N_test, 11025), the dtype of train_x
     test_y: (N_test,) int64
+    class_names: (num_classes,) names, label i = class_names[i]
     """
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
-    num_classes: int
+    class_names: tuple
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
 
 
 def save_prepared(path, dataset):
     """Write `dataset` to `path` atomically, in np.savez's uncompressed format."""
     arrays = {name: getattr(dataset, name) for name in ARRAYS}
-    arrays["num_classes"] = np.asarray(dataset.num_classes, dtype=np.int64)
-    with atomic_path(path) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            entry = zipfile.ZipInfo(f"{name}.npy", date_time=FIXED_ZIP_DATE)
-            with archive.open(entry, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(array, order="C"),
-                                          allow_pickle=False)
+    arrays["class_names"] = np.array(dataset.class_names, dtype=str)
+    write_npz(path, arrays)
 
 
 def load_prepared(path):
     """The Dataset stored at `path`; PreparedError naming the file if anything is off."""
-    expected = sorted(ARRAYS + ("num_classes",))
     try:
-        stored = np.load(path, allow_pickle=False)
-        if not isinstance(stored, np.lib.npyio.NpzFile):
-            raise PreparedError(f"{path}: expected an npz archive, found a single array")
-        with stored:
-            found = sorted(stored.files)
-            arrays = {name: stored[name] for name in expected} if found == expected else None
-    except FileNotFoundError:
-        raise PreparedError(f"{path}: not found; run `dvc repro prepare`") from None
-    except PreparedError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise PreparedError(f"{path}: not a prepared dataset ({error})") from None
-    if arrays is None:
-        raise PreparedError(f"{path}: expected arrays {expected}, found {found}; "
-                            f"rerun `dvc repro prepare`")
+        arrays = read_npz(path, ARRAYS + ("class_names",), MAX_MEMBER_BYTES)
+    except NpzError as error:
+        raise PreparedError(f"{error}; rerun `dvc repro prepare`") from None
     return checked_dataset(path, arrays)
 
 
 def checked_dataset(path, arrays):
     """Dataset from loaded arrays after checking their shapes, dtypes and labels."""
-    num_classes = arrays.pop("num_classes")
-    if num_classes.shape != () or num_classes.dtype != LABEL_DTYPE or num_classes < 1:
-        raise PreparedError(f"{path}: num_classes: expected a positive int64 scalar, "
-                            f"found {num_classes.dtype} of shape {num_classes.shape}")
-    num_classes = int(num_classes)
+    names = arrays.pop("class_names")
+    if names.dtype.kind != "U" or names.ndim != 1 or not 1 <= len(names) <= MAX_CLASSES:
+        raise PreparedError(f"{path}: class_names: expected 1..{MAX_CLASSES} strings, "
+                            f"found {names.dtype} of shape {names.shape}")
     for split in ("train", "test"):
-        check_split(path, split, arrays[f"{split}_x"], arrays[f"{split}_y"], num_classes)
+        check_split(path, split, arrays[f"{split}_x"], arrays[f"{split}_y"], len(names))
     if arrays["train_x"].dtype != arrays["test_x"].dtype:
         raise PreparedError(f"{path}: train_x is {arrays['train_x'].dtype} but test_x is "
                             f"{arrays['test_x'].dtype}; expected the same dtype")
-    return Dataset(**arrays, num_classes=num_classes)
+    return Dataset(**arrays, class_names=tuple(names.tolist()))
 
 
 def check_split(path, split, x, y, num_classes):

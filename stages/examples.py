@@ -1,12 +1,13 @@
-"""Stage examples: the homework's warm-up figure, plots/examples.png.
+"""Stage examples: the homework's warm-up figure.
 
-    python -m stages.examples
+    python -m stages.examples --data data/prepared/omniglot_12.npz --out plots/examples.png
 
 For each class, the first examples.per_class training images, each row of
 pixels reshaped to 105x105 twice: row-major (C) on the left, column-major (F)
 on the right. The side that shows upright characters tells the order in which
 the pixels were flattened; the other side shows them transposed.
 """
+import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,6 @@ from pipeline.atomic import atomic_path  # noqa: E402
 from pipeline.params import ParamsError, check_values, load_params, parse, section  # noqa: E402
 from pipeline.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
 
-PREPARED = Path("data/prepared/omniglot_12.npz")
-FIGURE = Path("plots/examples.png")
 DPI = 150
 ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
 CELL_INCHES = 0.75
@@ -38,7 +37,7 @@ class ExamplesParams:
 def examples_figure(dataset, per_class):
     """A Figure: one row per class, per_class images reshaped C-order, then per_class F-order."""
     rows = dataset.num_classes
-    figure = plt.figure(figsize=(2 * per_class * CELL_INCHES + 1.2, rows * CELL_INCHES + 0.8),
+    figure = plt.figure(figsize=(2 * per_class * CELL_INCHES + 3.2, rows * CELL_INCHES + 0.8),
                         layout="constrained")
     figure.suptitle(f"First {per_class} training images per class, reshaped two ways")
     for panel, (order, title) in zip(figure.subfigures(1, 2, wspace=0.04), ORDERS):
@@ -54,11 +53,12 @@ def examples_figure(dataset, per_class):
                               cmap="gray", vmin=0, vmax=1, interpolation="nearest")
                 else:
                     ax.set_frame_on(False)
-            axes[label, 0].set_ylabel(f"label {label}", rotation=0, ha="right", va="center")
+            axes[label, 0].set_ylabel(f"{label}: {dataset.class_names[label]}", rotation=0,
+                                      ha="right", va="center", fontsize=8)
     return figure
 
 
-def render_examples(dataset, per_class, path=FIGURE):
+def render_examples(dataset, per_class, path):
     """Write the figure to `path` atomically as PNG; no timestamp, so reruns give equal bytes."""
     figure = examples_figure(dataset, per_class)
     try:
@@ -68,14 +68,18 @@ def render_examples(dataset, per_class, path=FIGURE):
         plt.close(figure)
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
     try:
         params = parse(ExamplesParams, section(load_params(), "examples"),
                        "params.yaml:examples")
-        render_examples(load_prepared(PREPARED), params.per_class)
+        render_examples(load_prepared(args.data), params.per_class, args.out)
     except (ParamsError, PreparedError) as error:
         sys.exit(f"examples: {error}")
-    print(f"examples: {FIGURE}")
+    print(f"examples: {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""Stage fetch: the course-format archive data/omniglot_12.pkl.tar and its provenance.
+"""Stage fetch: the course's data file (Fall 2024 npz format) and its provenance.
 
-    python -m stages.fetch
+    python -m stages.fetch --inbox data/inbox --course-set data/course_fall2024 \
+        --downloads data/downloads --out data/omniglot_12.npz \
+        --provenance data/omniglot_12.source.json
 
-fetch.source = omniglot: build the archive from the Omniglot zip at fetch.zip
-(downloaded from fetch.url only when that file is missing).
-fetch.source = course: the course's own archive, placed there by hand, is left
-untouched and only described; the network is never used.
+fetch.source = omniglot: build the file from images_background.zip (the copy placed
+in the inbox, else the official file downloaded into --downloads and checked by md5):
+fetch.set = fall2024 rebuilds the course's own file image for image and checks it
+against the course's checksums; fetch.set = custom builds fetch.alphabets, split as
+fetch.split says. fetch.source = course: the course's omniglot_12.npz or
+omniglot_12.pkl.tar placed in the inbox, read without running any pickled code.
 """
+import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,110 +20,202 @@ from typing import Literal
 
 from pipeline.atomic import write_json
 from pipeline.checksums import file_digests
-from pipeline.course_archive import write_course_archive
+from pipeline.course_archive import ArchiveError
+from pipeline.course_file import (ARRAYS, NPZ_NAME, TAR_NAME, array_checksums,
+                                  read_course_file, write_course_npz)
+from pipeline.dataset_checks import DatasetError
 from pipeline.download import DownloadError, download
-from pipeline.omniglot_zip import OmniglotZipError, build_dataset
+from pipeline.image_sets import ImageSetError, custom_set, read_labels, read_manifest
+from pipeline.npz_files import NpzError
+from pipeline.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.params import ParamsError, check_values, load_params, parse, section
+from pipeline.safe_pickle import UnsafePickleError
 
-ARCHIVE = Path("data/omniglot_12.pkl.tar")
-PROVENANCE = Path("data/omniglot_12.source.json")
+ZIP_NAME = "images_background.zip"
+MANIFEST = "omniglot_12_fall2024.csv"
+LABELS = "labels.txt"
+CHECKSUMS = "omniglot_12_fall2024.checksums.json"
+MIB = 1 << 20
 
 
 class FetchError(RuntimeError):
-    """The input the chosen source needs is not where params.yaml says."""
+    """An input that is missing, misplaced, or does not give the data it should."""
 
 
 @dataclass(frozen=True)
 class FetchParams:
     source: Literal["omniglot", "course"]
-    zip: str
+    set: Literal["fall2024", "custom"]
     url: str
     md5: str
     bytes: int
     alphabets: list[str]
+    split: Literal["drawing", "character"]
+    test_drawings: int
     test_characters: int
     split_seed: int
-    pixels: Literal["stored", "ink"]
-    order: Literal["C", "F"]
+    max_input_mb: int
 
     def validate(self, where):
         checks = [
-            ("zip", self.zip != "", "a path"),
             ("md5", len(self.md5) == 32 and set(self.md5) <= set("0123456789abcdef"),
              "32 lowercase hex digits"),
-            ("bytes", self.bytes >= 1, ">= 1"),
+            ("bytes", 1 <= self.bytes <= self.max_input_mb * MIB, "1..max_input_mb MiB"),
             ("alphabets", 0 < len(self.alphabets) == len(set(self.alphabets)),
              "a non-empty list without repeats"),
+            ("test_drawings", 1 <= self.test_drawings <= 19, "1..19"),
             ("test_characters", self.test_characters >= 1, ">= 1"),
             ("split_seed", self.split_seed >= 0, ">= 0"),
+            ("max_input_mb", 1 <= self.max_input_mb <= 16384, "1..16384"),
         ]
         check_values(self, where, checks)
 
 
-def fetch(params, archive=ARCHIVE, provenance=PROVENANCE):
-    """Make `archive` per params.source and write `provenance` (JSON); returns the record."""
+@dataclass(frozen=True)
+class FetchPaths:
+    inbox: Path         # files placed by hand: the zip, or the course's file
+    course_set: Path    # the Fall 2024 manifest, labels and checksums
+    downloads: Path     # where the official zip is downloaded when not placed
+    out: Path           # the course-format npz this stage writes
+    provenance: Path    # JSON record of what was read and built
+
+
+def fetch(params, paths):
+    """Write paths.out and paths.provenance per params.source; returns the provenance record."""
     if params.source == "course":
-        record = {"source": "course", "archive": describe_course_archive(archive)}
+        arrays, record = from_course_file(params, paths)
     else:
-        record = build_from_omniglot(params, archive)
-    write_json(provenance, record)
+        arrays, record = from_omniglot(params, paths)
+    write_course_npz(paths.out, arrays)
+    record["counts"] = {"train": len(arrays["trainY"]), "test": len(arrays["testY"])}
+    record["output"] = {"path": str(paths.out), **file_digests(paths.out)}
+    write_json(paths.provenance, record)
     return record
 
 
-def describe_course_archive(archive):
-    """Path, size and sha256 of the hand-placed course archive, which stays untouched."""
-    if not archive.is_file():
-        raise FetchError(f"fetch.source is 'course' but {archive} is missing or not a "
-                         f"regular file: put the course's omniglot_12.pkl.tar at {archive}")
-    return {"path": str(archive), **file_digests(archive)}
+def from_course_file(params, paths):
+    """The course's file from the inbox; class names known when it is the Fall 2024 file."""
+    placed = [p for p in (placed_file(paths.inbox / NPZ_NAME),
+                          placed_file(paths.inbox / TAR_NAME)) if p]
+    if len(placed) != 1:
+        found = "both" if placed else "neither"
+        raise FetchError(f"fetch.source is 'course': expected {paths.inbox / NPZ_NAME} or "
+                         f"{paths.inbox / TAR_NAME} (one of the two), found {found}")
+    arrays = read_course_file(placed[0], params.max_input_mb * MIB)
+    sums = array_checksums(arrays)
+    fall2024 = sums == expected_checksums(paths.course_set)
+    record = {"source": "course", "input": {"path": str(placed[0]), **file_digests(placed[0])},
+              "set": "fall2024" if fall2024 else "unknown", "checksums": sums,
+              "class_names": read_labels(paths.course_set / LABELS) if fall2024 else None}
+    return arrays, record
 
 
-def build_from_omniglot(params, archive):
-    """Build the archive from the zip at params.zip; the provenance record of the build."""
-    zip_record = zip_provenance(params)
-    data, info = build_dataset(Path(params.zip), params.alphabets, params.test_characters,
-                               params.split_seed, params.pixels, params.order)
-    write_course_archive(archive, data)
-    return {
-        "source": "omniglot",
-        "zip": zip_record,
-        "alphabets": params.alphabets,
-        "split_seed": params.split_seed,
-        "test_characters": params.test_characters,
-        "pixels": params.pixels,
-        "order": params.order,
-        "counts": {"characters": info["characters"], "images": info["images"]},
-        "test_character_names": info["test_character_names"],
-        "archive": {"path": str(archive), **file_digests(archive)},
-    }
+def from_omniglot(params, paths):
+    """Build the set params.set names from images_background.zip."""
+    zip_path, zip_record = obtain_zip(params, paths)
+    if params.set == "fall2024":
+        class_names = read_labels(paths.course_set / LABELS)
+        refs = read_manifest(paths.course_set / MANIFEST, class_names)
+    else:
+        class_names = params.alphabets
+        refs = custom_set(zip_index(zip_path), params.alphabets, params.split,
+                          params.test_drawings, params.test_characters, params.split_seed)
+    x, y = read_images(zip_path, refs)
+    is_test = [ref.split == "test" for ref in refs]
+    train_rows = [i for i, test in enumerate(is_test) if not test]
+    test_rows = [i for i, test in enumerate(is_test) if test]
+    arrays = dict(zip(ARRAYS, (x[train_rows], y[train_rows], x[test_rows], y[test_rows])))
+    sums = array_checksums(arrays)
+    if params.set == "fall2024":
+        check_course_checksums(sums, expected_checksums(paths.course_set), zip_path)
+    record = {"source": "omniglot", "set": params.set, "zip": zip_record,
+              "class_names": class_names, "checksums": sums}
+    if params.set == "custom":
+        record["split"] = {key: getattr(params, key) for key in
+                           ("split", "test_drawings", "test_characters", "split_seed")}
+    return arrays, record
 
 
-def zip_provenance(params):
-    """The zip's checksums, downloaded first if absent; warns when it is not the official file."""
-    path = Path(params.zip)
-    if not path.exists():
-        print(f"fetch: {path} not found; downloading {params.url}", file=sys.stderr)
-        download(params.url, path, params.bytes, params.md5)
-    elif not path.is_file():
-        raise FetchError(f"{path} (fetch.zip) is not a regular file")
+def obtain_zip(params, paths):
+    """(path, provenance) of the zip: the inbox's copy, else the checked download."""
+    placed = placed_file(paths.inbox / ZIP_NAME)
+    path = placed or paths.downloads / ZIP_NAME
+    if placed is None and not official(path, params):
+        print(f"fetch: downloading {params.url} to {path}", file=sys.stderr)
+        try:
+            download(params.url, path, params.bytes, params.md5)
+        except DownloadError as error:
+            raise FetchError(f"{error}. Without internet, download the file elsewhere and "
+                             f"put it at {paths.inbox / ZIP_NAME}") from None
+    size = path.stat().st_size
+    if size > params.max_input_mb * MIB:
+        raise FetchError(f"{path}: {size} bytes, more than fetch.max_input_mb "
+                         f"({params.max_input_mb} MiB)")
     digests = file_digests(path, ("md5", "sha256"))
-    official = digests["md5"] == params.md5 and digests["bytes"] == params.bytes
-    if not official:
-        print(f"fetch: warning: {path} is not byte-identical to the official release "
-              f"(md5 {digests['md5']}, expected {params.md5}); its contents will be checked",
-              file=sys.stderr)
-    return {"path": str(path), **digests, "official": official}
+    is_official = digests["md5"] == params.md5 and digests["bytes"] == params.bytes
+    if not is_official:
+        print(f"fetch: note: {path} is not byte-identical to the official release "
+              f"(md5 {digests['md5']}); its images are checked", file=sys.stderr)
+    return path, {"path": str(path), **digests, "official": is_official}
 
 
-def main():
+def official(path, params):
+    """True when `path` is a regular file with the official size and md5."""
+    if not path.is_file() or path.is_symlink() or path.stat().st_size != params.bytes:
+        return False
+    return file_digests(path, ("md5",))["md5"] == params.md5
+
+
+def placed_file(path):
+    """`path` when a regular file is there, None when nothing is; refuses links and folders."""
+    if path.is_symlink():
+        raise FetchError(f"{path}: is a symbolic link; place the file itself there")
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise FetchError(f"{path}: not a regular file")
+    return path
+
+
+def expected_checksums(course_set):
+    """{array name: sha256} from the course set's checksums file."""
+    path = course_set / CHECKSUMS
+    try:
+        arrays = json.loads(path.read_text(encoding="utf-8"))["arrays"]
+        return {name: arrays[name]["sha256"] for name in ARRAYS}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FetchError(f"{path}: expected the course's checksums file with arrays."
+                         f"<name>.sha256 for {list(ARRAYS)} ({error})") from None
+
+
+def check_course_checksums(found, expected, zip_path):
+    wrong = [name for name in ARRAYS if found[name] != expected[name]]
+    if wrong:
+        raise FetchError(f"{zip_path}: the rebuilt {', '.join(wrong)} differ from the "
+                         f"course's Fall 2024 file (sha256 {found[wrong[0]][:12]}..., "
+                         f"expected {expected[wrong[0]][:12]}...): this zip's images are not "
+                         f"the official release's")
+
+
+def parse_paths(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("inbox", "course-set", "downloads", "out", "provenance"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return FetchPaths(args.inbox, args.course_set, args.downloads, args.out, args.provenance)
+
+
+def main(argv=None):
+    paths = parse_paths(argv)
     try:
         params = parse(FetchParams, section(load_params(), "fetch"), "params.yaml:fetch")
-        record = fetch(params)
-    except (ParamsError, FetchError, DownloadError, OmniglotZipError) as error:
+        record = fetch(params, paths)
+    except (ParamsError, FetchError, OmniglotZipError, ImageSetError,
+            NpzError, ArchiveError, UnsafePickleError, DatasetError) as error:
         sys.exit(f"fetch: {error}")
-    counts = record.get("counts", {}).get("images")
-    print(f"fetch: {ARCHIVE} from {record['source']}"
-          + (f": {counts['train']} train / {counts['test']} test images" if counts else ""))
+    counts = record["counts"]
+    print(f"fetch: {paths.out}: {record['source']} ({record['set']}), "
+          f"{counts['train']} train / {counts['test']} test images")
 
 
 if __name__ == "__main__":

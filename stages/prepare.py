@@ -1,67 +1,86 @@
-"""Stage prepare: the course archive -> data/prepared/omniglot_12.npz and metrics/data.json.
+"""Stage prepare: the course's data file -> the training's npz and the data report.
 
-    python -m stages.prepare
+    python -m stages.prepare --course-file data/omniglot_12.npz \
+        --provenance data/omniglot_12.source.json \
+        --out data/prepared/omniglot_12.npz --report metrics/data.json
 
-The archive is unpacked in memory only (members checked first, one expected
-pickle, an unpickler that rebuilds only numpy arrays), validated, and written
-as a Dataset. Nothing is written unless every check passed.
+The file is read without trusting its headers (pipeline/npz_files.py), checked
+(shapes, dtypes, labels, pixel range), encoded as prepare.pixels and prepare.order
+say, and written with its class names. Nothing is written unless every check passed.
 """
+import argparse
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from pipeline.atomic import write_json
 from pipeline.checksums import file_digests
-from pipeline.course_archive import MIB, ArchiveError, read_course_archive
+from pipeline.course_file import ARRAYS, read_course_file
 from pipeline.dataset_checks import DatasetError, to_dataset
-from pipeline.params import ParamsError, check_values, load_params, parse, section
-from pipeline.prepared import save_prepared
-from pipeline.safe_pickle import UnsafePickleError
-
-ARCHIVE = Path("data/omniglot_12.pkl.tar")
-PROVENANCE = Path("data/omniglot_12.source.json")
-PREPARED = Path("data/prepared/omniglot_12.npz")
-METRICS = Path("metrics/data.json")
+from pipeline.npz_files import NpzError
+from pipeline.params import ParamsError, load_params, parse, section
+from pipeline.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
+                               save_prepared)
 
 
 class ProvenanceError(ValueError):
-    """A provenance file that is missing, unreadable or describes another archive."""
+    """A provenance file that is missing, unreadable or describes another file."""
 
 
 @dataclass(frozen=True)
 class PrepareParams:
-    num_classes: int
-    max_member_mb: int
-
-    def validate(self, where):
-        check_values(self, where, [("num_classes", self.num_classes >= 2, ">= 2"),
-                                   ("max_member_mb", self.max_member_mb >= 1, ">= 1")])
+    pixels: Literal["stored", "ink"]
+    order: Literal["C", "F"]
 
 
-def prepare(params, archive=ARCHIVE, provenance=PROVENANCE, prepared=PREPARED,
-            metrics=METRICS):
-    """Validate `archive` and write `prepared` and `metrics`; returns the metrics dict."""
-    archive, record = Path(archive), read_provenance(provenance)
-    if not archive.is_file():
-        raise ArchiveError(f"{archive}: not found or not a regular file; run `dvc repro fetch`")
-    digests = file_digests(archive)
-    if digests["sha256"] != record["archive"]["sha256"]:
-        raise ProvenanceError(f"{provenance} describes an archive with sha256 "
-                              f"{record['archive']['sha256']}, but {archive} has "
+def prepare(params, course_file, provenance, out, report_path):
+    """Validate `course_file`, write `out` and `report_path`; returns the report dict."""
+    record = read_provenance(provenance)
+    digests = file_digests(course_file)
+    if digests["sha256"] != record["output"]["sha256"]:
+        raise ProvenanceError(f"{provenance} describes a file with sha256 "
+                              f"{record['output']['sha256']}, but {course_file} has "
                               f"{digests['sha256']}; run `dvc repro fetch`")
-    raw = read_course_archive(archive, params.max_member_mb * MIB)
-    dataset = to_dataset(raw, params.num_classes, archive)
-    report = data_metrics(dataset, record, digests)
-    save_prepared(prepared, dataset)
-    write_json(metrics, report)
+    arrays = read_course_file(course_file, MAX_MEMBER_BYTES)
+    class_names = record.get("class_names") or generic_names(arrays, course_file)
+    data = ((arrays["trainX"], arrays["trainY"]), (arrays["testX"], arrays["testY"]))
+    dataset = encode(to_dataset(data, class_names, course_file), params.pixels, params.order)
+    report = data_report(dataset, record, params)
+    save_prepared(out, dataset)
+    write_json(report_path, report)
     return report
 
 
+def generic_names(arrays, source):
+    """'class 0'.. for a file whose alphabets are unknown; as many as its largest label + 1."""
+    labels = [arrays[name] for name in ARRAYS if name.endswith("Y")]
+    if not all(np.issubdtype(y.dtype, np.integer) and y.ndim == 1 and y.size for y in labels):
+        raise DatasetError(f"{source}: trainY, testY: expected non-empty integer label arrays")
+    count = int(max(y.max() for y in labels)) + 1
+    if not 2 <= count <= MAX_CLASSES:
+        raise DatasetError(f"{source}: labels run up to {count - 1}; expected 2..{MAX_CLASSES} "
+                           f"classes numbered from 0")
+    return [f"class {label}" for label in range(count)]
+
+
+def encode(dataset, pixels, order):
+    """The dataset with ink as 1 (pixels='ink') and/or each image flattened column by column."""
+    def convert(x):
+        if pixels == "ink":
+            x = 1 - x
+        if order == "F":
+            x = x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).transpose(0, 2, 1).reshape(len(x), -1)
+        return np.ascontiguousarray(x)
+    return Dataset(convert(dataset.train_x), dataset.train_y, convert(dataset.test_x),
+                   dataset.test_y, dataset.class_names)
+
+
 def read_provenance(path):
-    """The fetch stage's record: a dict with 'source' and 'archive' {'sha256', ...}."""
+    """The fetch stage's record: a dict with 'source' and 'output' {'sha256', ...}."""
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -69,42 +88,32 @@ def read_provenance(path):
     except (OSError, ValueError) as error:
         raise ProvenanceError(f"{path}: not readable JSON ({error})") from None
     if not (isinstance(record, dict) and "source" in record
-            and isinstance(record.get("archive"), dict) and "sha256" in record["archive"]):
-        raise ProvenanceError(f"{path}: expected the fetch stage's record with 'source' "
-                              f"and 'archive.sha256'; run `dvc repro fetch`")
+            and isinstance(record.get("output"), dict) and "sha256" in record["output"]
+            and isinstance(record.get("class_names") or [], list)):
+        raise ProvenanceError(f"{path}: expected the fetch stage's record with 'source', "
+                              f"'output.sha256' and 'class_names'; run `dvc repro fetch`")
     return record
 
 
-def data_metrics(dataset, record, digests):
-    """Flat, numeric-first facts about the prepared data, for `dvc metrics show`."""
+def data_report(dataset, record, params):
+    """Facts about the prepared data, for `dvc metrics show` and the report."""
     x = (dataset.train_x, dataset.test_x)
-    pixels = {"dtype": str(dataset.train_x.dtype),
-              "min": float(min(a.min() for a in x)),
-              "max": float(max(a.max() for a in x)),
-              "binary": dataset.train_x.dtype == np.uint8,
-              "mean": pixel_mean(*x)}
-    # The fetch stage's pixels setting tells which value is ink: stored 0, ink 1.
-    # A course archive does not say, so it gets the mean only.
-    if record.get("pixels") == "stored":
-        pixels["ink_fraction"] = round(1 - pixels["mean"], 6)
-    elif record.get("pixels") == "ink":
-        pixels["ink_fraction"] = pixels["mean"]
-    report = {"source": record["source"],
-              "archive": {"sha256": digests["sha256"], "bytes": digests["bytes"]},
-              "num_classes": dataset.num_classes,
-              "train": split_metrics(dataset.train_x, dataset.train_y, dataset.num_classes),
-              "test": split_metrics(dataset.test_x, dataset.test_y, dataset.num_classes),
-              "pixels": pixels}
-    if "zip" in record:
-        report["zip"] = {key: record["zip"][key] for key in ("md5", "sha256", "bytes",
-                                                             "official")}
-    return report
+    mean = pixel_mean(*x)
+    ink_value = 0 if params.pixels == "stored" else 1
+    return {"source": record["source"], "set": record.get("set"),
+            "input_sha256": record["output"]["sha256"],
+            "class_names": list(dataset.class_names),
+            "num_classes": dataset.num_classes,
+            "train": split_report(dataset.train_x, dataset.train_y, dataset.num_classes),
+            "test": split_report(dataset.test_x, dataset.test_y, dataset.num_classes),
+            "pixels": {"encoding": params.pixels, "order": params.order,
+                       "dtype": str(dataset.train_x.dtype), "mean": mean,
+                       "ink_fraction": round(1 - mean if ink_value == 0 else mean, 6)}}
 
 
-def split_metrics(x, y, num_classes):
+def split_report(x, y, num_classes):
     counts = np.bincount(y, minlength=num_classes)
-    return {"images": len(y),
-            "class_counts": {str(label): int(n) for label, n in enumerate(counts)},
+    return {"images": len(y), "class_counts": [int(n) for n in counts],
             "pixel_mean": pixel_mean(x)}
 
 
@@ -114,16 +123,21 @@ def pixel_mean(*arrays):
     return round(total / sum(a.size for a in arrays), 6)
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("course-file", "provenance", "out", "report"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    args = parser.parse_args(argv)
     try:
         params = parse(PrepareParams, section(load_params(), "prepare"), "params.yaml:prepare")
-        report = prepare(params)
-    except (ParamsError, ProvenanceError, ArchiveError, UnsafePickleError,
-            DatasetError) as error:
+        report = prepare(params, args.course_file, args.provenance, args.out, args.report)
+    except (ParamsError, ProvenanceError, NpzError, DatasetError) as error:
         sys.exit(f"prepare: {error}")
-    print(f"prepare: {PREPARED}: {report['train']['images']} train / "
+    except FileNotFoundError as error:
+        sys.exit(f"prepare: {error.filename}: not found; run `dvc repro fetch`")
+    print(f"prepare: {args.out}: {report['train']['images']} train / "
           f"{report['test']['images']} test images, {report['num_classes']} classes, "
-          f"{report['pixels']['dtype']} pixels")
+          f"{report['pixels']['encoding']} pixels")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_OMNIGLOT = Path(os.environ.get("OMNIGLOT_SHARED_DIR", ROOT.parent / "shared/data/omniglot"))
 PROJECT_FILES = ["mlpcore", "pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore",
                  ".gitignore", ".dvc/.gitignore", ".dvc/config", ".dvc/plots",
-                 "third_party"]
+                 "third_party", "data/inbox/README.md", "data/course_fall2024"]
 
 
 def require(available, what):
@@ -124,9 +124,13 @@ TINY_EXPERIMENTS = {
 }
 
 
-def make_tiny(params, zip_path):
-    """Shrink the grid for tests: the shared zip, three small networks, two epochs."""
-    params["fetch"]["zip"] = str(zip_path)
+def place_zip(project, zip_path):
+    """Put a copy of the Omniglot zip in the project's inbox, as an offline user would."""
+    shutil.copyfile(zip_path, project.path / "data/inbox/images_background.zip")
+
+
+def make_tiny(params):
+    """Shrink the grid for tests: three small networks, two epochs."""
     params["train"]["epochs"] = 2
     params["train"]["threads"] = 1
     params["experiments"].clear()
@@ -136,8 +140,8 @@ def make_tiny(params, zip_path):
 def tiny_project(base, shared_omniglot):
     """copy_project with the tiny grid (make_tiny) committed."""
     project = copy_project(base)
-    project.set_params(lambda params: make_tiny(params, shared_omniglot /
-                                                "images_background.zip"))
+    place_zip(project, shared_omniglot / "images_background.zip")
+    project.set_params(make_tiny)
     project.commit("tiny grid")
     return project
 

@@ -1,119 +1,174 @@
-"""Building the course-format dataset from Omniglot zips: counts, split, pixels, rebuilds."""
+"""Building datasets from Omniglot zips: the course's Fall 2024 file, custom sets, splits."""
+import json
+
 import numpy as np
 import pytest
 
-from pipeline.course_archive import read_course_archive, write_course_archive
-from pipeline.dataset_checks import to_dataset
-from pipeline.omniglot_zip import OmniglotZipError, build_dataset
-from pipeline.params import load_params, parse, section
+from pipeline.course_file import array_checksums, read_course_file
+from pipeline.image_sets import ImageSetError, custom_set, read_labels, read_manifest
+from pipeline.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.prepared import IMAGE_SIDE, PIXELS
-from stages.fetch import FetchParams
+from pipeline.params import load_params, parse, section
+from stages.fetch import FetchParams, FetchPaths, fetch
 from tests.conftest import ROOT
 from tests.data_helpers import SMALL_ALPHABETS, SMALL_CHARACTERS, omniglot_zip, png_bytes
 
-MIB = 1 << 20
+COURSE_SET = ROOT / "data/course_fall2024"
+SHARED_CHECKSUMS = ROOT.parent / "shared/data/course/omniglot_12_fall2024.checksums.json"
 
 
-def default_params():
-    return parse(FetchParams, section(load_params(ROOT / "params.yaml"), "fetch"), "fetch")
+def fetch_params(**changes):
+    values = section(load_params(ROOT / "params.yaml"), "fetch")
+    return parse(FetchParams, {**values, **changes}, "fetch")
 
 
-def build(zip_path, alphabets, test_characters=10, seed=0, pixels="stored", order="C"):
-    return build_dataset(zip_path, alphabets, test_characters, seed, pixels, order)
+def build(zip_path, alphabets, split="character", test_characters=10, seed=0,
+          test_drawings=4):
+    """((train_x, train_y), (test_x, test_y)), refs: a custom set read from `zip_path`."""
+    refs = custom_set(zip_index(zip_path), alphabets, split, test_drawings, test_characters,
+                      seed)
+    x, y = read_images(zip_path, refs)
+    test = np.array([ref.split == "test" for ref in refs])
+    return ((x[~test], y[~test]), (x[test], y[test])), refs
+
+
+def paths(tmp_path, inbox):
+    return FetchPaths(inbox, COURSE_SET, tmp_path / "downloads", tmp_path / "out.npz",
+                      tmp_path / "source.json")
 
 
 @pytest.fixture(scope="session")
-def full_build(shared_omniglot):
-    """The default 12-alphabet build from the full background zip, shared by several tests."""
-    p = default_params()
-    return build(shared_omniglot / "images_background.zip", p.alphabets, p.test_characters,
-                 p.split_seed, p.pixels, p.order)
+def fall2024_build(shared_omniglot, tmp_path_factory):
+    """fetch with the default params on the full background zip placed in an inbox."""
+    base = tmp_path_factory.mktemp("fall2024")
+    inbox = base / "inbox"
+    inbox.mkdir()
+    (inbox / "images_background.zip").write_bytes(
+        (shared_omniglot / "images_background.zip").read_bytes())
+    record = fetch(fetch_params(), paths(base, inbox))
+    return record, read_course_file(base / "out.npz", 1 << 30), base
+
+
+def test_default_build_is_the_courses_fall2024_file(fall2024_build):
+    record, arrays, _ = fall2024_build
+    assert record["set"] == "fall2024" and record["counts"] == {"train": 6080, "test": 1520}
+    assert arrays["trainX"].shape == (6080, PIXELS) and arrays["trainX"].dtype == np.bool_
+    assert arrays["testY"].shape == (1520,) and arrays["testY"].dtype == np.int64
+    assert record["class_names"] == read_labels(COURSE_SET / "labels.txt")
+    # The checksums the team recorded from the course's own file, independent of our copy.
+    expected = json.loads(SHARED_CHECKSUMS.read_text())["arrays"]
+    assert array_checksums(arrays) == {name: expected[name]["sha256"] for name in expected}
+
+
+def test_project_copy_of_the_manifest_matches_the_teams_record():
+    shared = ROOT.parent / "shared/data/course"
+    for name in ("omniglot_12_fall2024.csv", "omniglot_12_fall2024.checksums.json"):
+        assert (COURSE_SET / name).read_bytes() == (shared / name).read_bytes()
+
+
+def test_fall2024_rebuild_is_byte_identical(fall2024_build, shared_omniglot, tmp_path):
+    _, _, base = fall2024_build
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "images_background.zip").write_bytes(
+        (shared_omniglot / "images_background.zip").read_bytes())
+    fetch(fetch_params(), paths(tmp_path, inbox))
+    assert (tmp_path / "out.npz").read_bytes() == (base / "out.npz").read_bytes()
+
+
+def test_the_courses_npz_through_source_course_is_recognised(fall2024_build, tmp_path):
+    _, arrays, base = fall2024_build
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # The course's own format, written by numpy itself rather than by our writer.
+    np.savez(inbox / "omniglot_12.npz", **arrays)
+    record = fetch(fetch_params(source="course"), paths(tmp_path, inbox))
+    assert record["set"] == "fall2024"
+    assert record["class_names"] == read_labels(COURSE_SET / "labels.txt")
+    assert (tmp_path / "out.npz").read_bytes() == (base / "out.npz").read_bytes()
+
+
+def test_a_zip_without_an_image_of_the_manifest_names_it(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    omniglot_zip(inbox / "images_background.zip", {"Latin": 3})
+    with pytest.raises(OmniglotZipError, match=r"no image for \S+/character\d\d drawer \d\d"):
+        fetch(fetch_params(), paths(tmp_path, inbox))
+    assert not (tmp_path / "out.npz").exists() and not (tmp_path / "source.json").exists()
+
+
+@pytest.mark.parametrize("row, problem", [
+    ("train,Latin,1", "3 fields"),
+    ("valid,Latin,1,1", "'valid,Latin,1,1'"),
+    ("train,Klingon,1,1", "'train,Klingon,1,1'"),
+    ("train,Latin,x,1", "'train,Latin,x,1'"),
+    ("test,Latin,1,21", "'test,Latin,1,21'"),
+])
+def test_a_malformed_manifest_row_names_its_line(tmp_path, row, problem):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"split,alphabet,character,drawer\ntrain,Latin,1,1\n{row}\n")
+    with pytest.raises(ImageSetError, match=f"{manifest}:3: .*{problem}"):
+        read_manifest(manifest, ["Latin", "Greek"])
+
+
+def test_manifest_header_and_repeats(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("a,b,c,d\n")
+    with pytest.raises(ImageSetError, match=f"{manifest}:1: expected the header"):
+        read_manifest(manifest, ["Latin"])
+    manifest.write_text("split,alphabet,character,drawer\ntrain,Latin,1,1\ntest,Latin,1,1\n")
+    with pytest.raises(ImageSetError, match="1 image.s. listed more than once"):
+        read_manifest(manifest, ["Latin"])
 
 
 @pytest.fixture(scope="session", params=sorted(SMALL_ALPHABETS))
 def small_build(request, shared_omniglot):
-    """(zip name, zip path, C-order build with 20 test characters) for each official small zip."""
+    """(zip name, zip path, custom build split by character, 20 test characters)."""
     name = request.param
     path = shared_omniglot / name
     return name, path, build(path, SMALL_ALPHABETS[name], test_characters=20)
 
 
-def test_default_params_give_the_courses_counts(full_build):
-    ((train_x, train_y), (test_x, test_y)), info = full_build
-    assert train_x.shape == (6660, PIXELS) and test_x.shape == (1660, PIXELS)
-    assert train_x.dtype == np.uint8 and train_y.dtype == np.int64
-    assert info["characters"] == {"train": 333, "test": 83}
-    assert len(info["test_character_names"]) == 83
-    assert sorted(set(train_y.tolist())) == list(range(12))
-    assert set(np.unique(test_y).tolist()) <= set(range(12))
-    # 1 = background, 0 = ink: backgrounds dominate.
-    assert set(np.unique(train_x).tolist()) == {0, 1} and train_x.mean() > 0.85
-
-
-def test_default_build_round_trips_through_the_course_archive(full_build, tmp_path):
-    (train, test), _ = full_build
-    write_course_archive(tmp_path / "a.tar", (train, test))
-    dataset = to_dataset(read_course_archive(tmp_path / "a.tar", 200 * MIB), 12, "a.tar")
-    assert np.array_equal(dataset.train_x, train[0]) and np.array_equal(dataset.test_y, test[1])
-    assert dataset.train_x.dtype == np.uint8
-
-
-def test_same_params_give_a_byte_identical_archive(full_build, shared_omniglot, tmp_path):
-    data, _ = full_build
-    p = default_params()
-    again, _ = build(shared_omniglot / "images_background.zip", p.alphabets,
-                     p.test_characters, p.split_seed, p.pixels, p.order)
-    write_course_archive(tmp_path / "first.tar", data)
-    write_course_archive(tmp_path / "second.tar", again)
-    assert (tmp_path / "first.tar").read_bytes() == (tmp_path / "second.tar").read_bytes()
-
-
 def test_small_zip_counts_labels_and_split_by_character(small_build):
-    name, _, (((train_x, train_y), (test_x, test_y)), info) = small_build
+    name, _, (((train_x, train_y), (test_x, test_y)), refs) = small_build
     characters = SMALL_CHARACTERS[name]
-    assert info["characters"] == {"train": characters - 20, "test": 20}
     assert len(train_y) == 20 * (characters - 20) and len(test_y) == 20 * 20
     assert train_x.shape == (len(train_y), PIXELS)
     assert sorted(np.unique(train_y).tolist()) == list(range(5))
-    # Ordered by (label, character, drawer): labels never decrease, in blocks of 20.
+    test_characters = {(r.alphabet, r.character) for r in refs if r.split == "test"}
+    train_characters = {(r.alphabet, r.character) for r in refs if r.split == "train"}
+    assert len(test_characters) == 20 and not test_characters & train_characters
     for y in (train_y, test_y):
         assert np.all(np.diff(y) >= 0)
-        assert np.all(y.reshape(-1, 20) == y[::20, None])
     assert set(np.unique(np.concatenate([train_x, test_x])).tolist()) == {0, 1}
 
 
-def test_small_zip_orders_and_ink(small_build):
-    _, path, (((c_x, c_y), (c_test, _)), info) = small_build
-    alphabets = SMALL_ALPHABETS[path.name]
-    ((f_x, f_y), _), f_info = build(path, alphabets, test_characters=20, order="F")
-    ((ink_x, _), _), _ = build(path, alphabets, test_characters=20, pixels="ink")
-    assert f_info == info and np.array_equal(c_y, f_y)
-    images = c_x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-    assert np.array_equal(f_x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), images.transpose(0, 2, 1))
-    assert np.array_equal(f_x[0].reshape(IMAGE_SIDE, IMAGE_SIDE, order="F"), images[0])
-    assert np.array_equal(ink_x, 1 - c_x)
-
-
-def test_small_zip_rebuild_is_byte_identical(small_build, tmp_path):
-    _, path, (data, _) = small_build
-    again, _ = build(path, SMALL_ALPHABETS[path.name], test_characters=20)
-    write_course_archive(tmp_path / "first.tar", data)
-    write_course_archive(tmp_path / "second.tar", again)
-    assert (tmp_path / "first.tar").read_bytes() == (tmp_path / "second.tar").read_bytes()
+def test_split_by_drawing_puts_every_character_on_both_sides(shared_omniglot):
+    path = shared_omniglot / "images_background_small1.zip"
+    (_, _), refs = build(path, SMALL_ALPHABETS[path.name], split="drawing", test_drawings=4)
+    per_character = {}
+    for ref in refs:
+        per_character.setdefault((ref.alphabet, ref.character), []).append(ref.split)
+    assert len(per_character) == SMALL_CHARACTERS[path.name]
+    assert all(sides.count("test") == 4 and sides.count("train") == 16
+               for sides in per_character.values())
+    (_, _), again = build(path, SMALL_ALPHABETS[path.name], split="drawing", test_drawings=4)
+    (_, _), other = build(path, SMALL_ALPHABETS[path.name], split="drawing", seed=1)
+    assert again == refs and other != refs
 
 
 def test_split_seed_chooses_other_characters(small_build):
-    _, path, (_, info) = small_build
+    _, path, (_, refs) = small_build
     _, other = build(path, SMALL_ALPHABETS[path.name], test_characters=20, seed=1)
-    assert other["test_character_names"] != info["test_character_names"]
-    assert len(set(other["test_character_names"])) == 20
+    def tested(found):
+        return {(r.alphabet, r.character) for r in found if r.split == "test"}
+    assert tested(other) != tested(refs) and len(tested(other)) == 20
 
 
 def test_labels_follow_the_alphabet_list_and_drawings_stay_together(tmp_path):
     # Each synthetic drawing has its ink dot at (character code, drawer).
     path = omniglot_zip(tmp_path / "o.zip", {"Alpha": 3, "Beta": 4})
-    ((x, y), (test_x, test_y)), info = build(path, ["Beta", "Alpha"], test_characters=2)
-    assert info["characters"] == {"train": 5, "test": 2}
+    ((x, y), (test_x, test_y)), _ = build(path, ["Beta", "Alpha"], test_characters=2)
     images = np.concatenate([x, test_x]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     labels = np.concatenate([y, test_y])
     dots = [tuple(np.argwhere(image == 0)[0]) for image in images]
@@ -129,7 +184,7 @@ def test_junk_entries_and_directory_entries_are_ignored(tmp_path):
     extra = {"__MACOSX/images_background/Alpha/._character01": b"junk",
              "images_background/Alpha/.DS_Store": b"junk"}
     path = omniglot_zip(tmp_path / "o.zip", {"Alpha": 2, "Beta": 2}, extra=extra)
-    (train, test), info = build(path, ["Alpha", "Beta"], test_characters=1)
+    (train, test), _ = build(path, ["Alpha", "Beta"], test_characters=1)
     assert len(train[1]) + len(test[1]) == 80
 
 
@@ -141,10 +196,8 @@ def character(root="images_background", first=None):
 
 
 @pytest.mark.parametrize("alphabets, drawers, extra, message", [
-    ({"Alpha": 2}, 20, {},
-     "alphabet(s) ['Gamma'] (fetch.alphabets) not in the zip; available: ['Alpha']"),
     ({"Alpha": 2, "Gamma": 2}, 19, {},
-     "Alpha/character01: expected drawers 01..20, found [1, 2,"),
+     "no image for Alpha/character01 drawer 20"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(root="other_root"),
      "expected one top-level folder, found ['images_background', 'other_root']"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(first=png_bytes(mode="L")),
@@ -162,11 +215,18 @@ def test_bad_zips_name_the_problem(tmp_path, alphabets, drawers, extra, message)
     assert str(path) in str(error.value) and message in str(error.value)
 
 
+def test_an_alphabet_missing_from_the_zip_is_named(tmp_path):
+    path = omniglot_zip(tmp_path / "o.zip", {"Alpha": 2})
+    with pytest.raises(ImageSetError, match=r"\['Gamma'\] \(fetch.alphabets\) not in the zip; "
+                                            r"available: \['Alpha'\]"):
+        build(path, ["Alpha", "Gamma"], test_characters=1)
+
+
 def test_split_that_empties_a_class_or_takes_everything_is_refused(tmp_path):
     path = omniglot_zip(tmp_path / "o.zip", {"Alpha": 1, "Beta": 1})
-    with pytest.raises(OmniglotZipError, match=r"every character of \['(Alpha|Beta)'\] in test"):
+    with pytest.raises(ImageSetError, match=r"every character of \['(Alpha|Beta)'\] in test"):
         build(path, ["Alpha", "Beta"], test_characters=1)
-    with pytest.raises(OmniglotZipError, match=r"test_characters: 2 is invalid; expected 1..1"):
+    with pytest.raises(ImageSetError, match=r"test_characters: 2 is invalid; expected 1..1"):
         build(path, ["Alpha", "Beta"], test_characters=2)
 
 
@@ -174,4 +234,4 @@ def test_not_a_zip_names_the_file(tmp_path):
     path = tmp_path / "broken.zip"
     path.write_bytes(b"PK\x03\x04 but not really")
     with pytest.raises(OmniglotZipError, match=f"{path}: not a readable zip"):
-        build(path, ["Alpha"])
+        zip_index(path)

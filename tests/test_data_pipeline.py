@@ -19,16 +19,17 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
+from pipeline.course_file import read_course_file
 from pipeline.download import DownloadError, download
+from pipeline.npz_files import write_npz
 from pipeline.params import ParamsError, load_params, parse, section
 from pipeline.prepared import Dataset
 from stages.examples import ExamplesParams, examples_figure, render_examples
-from stages.fetch import FetchError, FetchParams, fetch
+from stages.fetch import FetchError, FetchParams, FetchPaths, fetch
 from stages.prepare import PrepareParams
-from tests.conftest import ROOT
+from tests.conftest import ROOT, place_zip
 from tests.data_helpers import (SMALL_ALPHABETS, RunsACommand, omniglot_zip, tiny_data,
-                                write_course_tar, write_provenance)
-
+                                write_course_tar)
 
 
 def closed_port():
@@ -93,8 +94,7 @@ def test_unreachable_url_says_where_to_put_the_file(tmp_path, url, monkeypatch):
     target = tmp_path / "data" / "images_background.zip"
     with pytest.raises(DownloadError) as error:
         download(url, target, 10, "0" * 32)
-    assert f"could not download {url}" in str(error.value)
-    assert f"put the file at {target} (fetch.zip in params.yaml)" in str(error.value)
+    assert f"could not download {url} to {target}" in str(error.value)
     assert not target.exists()
 
 
@@ -103,79 +103,144 @@ def fetch_params(**changes):
     return parse(FetchParams, {**values, **changes}, "params.yaml:fetch")
 
 
+def fetch_paths(tmp_path):
+    """FetchPaths under tmp_path, with an empty inbox."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    return FetchPaths(inbox, ROOT / "data/course_fall2024", tmp_path / "downloads",
+                      tmp_path / "out/omniglot_12.npz", tmp_path / "out/source.json")
+
+
+def course_arrays(classes=3):
+    (train_x, train_y), (test_x, test_y) = tiny_data(classes=classes)
+    return {"trainX": train_x.astype(bool), "trainY": train_y,
+            "testX": test_x.astype(bool), "testY": test_y}
+
+
 def test_fetch_downloads_a_missing_zip_and_builds(http_folder, tmp_path, shared_omniglot):
     folder, url = http_folder
     name = "images_background_small1.zip"
     shutil.copy(shared_omniglot / name, folder / "images.zip")
     content = (folder / "images.zip").read_bytes()
-    params = fetch_params(zip=str(tmp_path / "data/images_background.zip"),
-                          url=f"{url}/images.zip", md5=hashlib.md5(content).hexdigest(),
-                          bytes=len(content), alphabets=SMALL_ALPHABETS[name],
-                          test_characters=20)
-    archive, provenance = tmp_path / "data/omniglot_12.pkl.tar", tmp_path / "data/source.json"
-    record = fetch(params, archive, provenance)
-    assert json.loads(provenance.read_text()) == record
+    params = fetch_params(set="custom", url=f"{url}/images.zip",
+                          md5=hashlib.md5(content).hexdigest(), bytes=len(content),
+                          alphabets=SMALL_ALPHABETS[name])
+    paths = fetch_paths(tmp_path)
+    record = fetch(params, paths)
+    assert json.loads(paths.provenance.read_text()) == record
+    assert (paths.downloads / "images_background.zip").read_bytes() == content
     assert record["zip"]["official"] is True and record["zip"]["bytes"] == len(content)
-    assert record["counts"]["images"] == {"train": 2320, "test": 400}
-    assert len(record["test_character_names"]) == 20
-    assert record["archive"]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert record["counts"] == {"train": 136 * 16, "test": 136 * 4}
+    assert record["class_names"] == SMALL_ALPHABETS[name]
+    assert record["output"]["sha256"] == hashlib.sha256(paths.out.read_bytes()).hexdigest()
+    # A second run finds the checked download and does not fetch it again.
+    (folder / "images.zip").unlink()
+    assert fetch(params, paths)["output"] == record["output"]
 
 
-def test_fetch_warns_about_an_unofficial_zip(tmp_path, capsys):
-    path = omniglot_zip(tmp_path / "mine.zip", {"A": 2, "B": 2})
-    params = fetch_params(zip=str(path), alphabets=["A", "B"], test_characters=1,
+def test_fetch_notes_an_unofficial_zip(tmp_path, capsys):
+    paths = fetch_paths(tmp_path)
+    omniglot_zip(paths.inbox / "images_background.zip", {"A": 2, "B": 2})
+    params = fetch_params(set="custom", alphabets=["A", "B"],
                           url=f"http://127.0.0.1:{closed_port()}/never")
-    record = fetch(params, tmp_path / "a.tar", tmp_path / "s.json")
+    record = fetch(params, paths)
     assert record["zip"]["official"] is False
     assert "is not byte-identical to the official release" in capsys.readouterr().err
 
 
 def test_fetch_offline_without_zip_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    zip_path = tmp_path / "data/images_background.zip"
+    paths = fetch_paths(tmp_path)
     url = f"http://127.0.0.1:{closed_port()}/images_background.zip"
-    with pytest.raises(DownloadError, match=f"put the file at {zip_path}"):
-        fetch(fetch_params(zip=str(zip_path), url=url), tmp_path / "a.tar", tmp_path / "s.json")
+    with pytest.raises(FetchError, match=f"put it at {paths.inbox}/images_background.zip"):
+        fetch(fetch_params(url=url), paths)
     assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
 
 
-def test_fetch_course_describes_the_placed_file_without_touching_it(tmp_path):
-    archive = write_course_tar(tmp_path / "omniglot_12.pkl.tar", tiny_data())
-    before = archive.read_bytes(), archive.stat().st_mtime_ns
-    record = fetch(fetch_params(source="course", zip=str(tmp_path / "absent.zip")), archive,
-                   tmp_path / "s.json")
-    assert (archive.read_bytes(), archive.stat().st_mtime_ns) == before
-    assert record == {"source": "course", "archive": {
-        "path": str(archive), "bytes": len(before[0]),
-        "sha256": hashlib.sha256(before[0]).hexdigest()}}
-    assert not (tmp_path / "absent.zip").exists()
+@pytest.mark.parametrize("name", ["omniglot_12.npz", "omniglot_12.pkl.tar"])
+def test_fetch_course_reads_either_format_without_touching_it(tmp_path, name):
+    paths = fetch_paths(tmp_path)
+    arrays = course_arrays()
+    placed = paths.inbox / name
+    if name.endswith(".npz"):
+        write_npz(placed, arrays)
+    else:
+        write_course_tar(placed, ((arrays["trainX"], arrays["trainY"]),
+                                  (arrays["testX"], arrays["testY"])))
+    before = placed.read_bytes(), placed.stat().st_mtime_ns
+    record = fetch(fetch_params(source="course"), paths)
+    assert (placed.read_bytes(), placed.stat().st_mtime_ns) == before
+    assert record["source"] == "course" and record["set"] == "unknown"
+    assert record["class_names"] is None and record["counts"] == {"train": 12, "test": 6}
+    assert record["input"]["sha256"] == hashlib.sha256(before[0]).hexdigest()
+    written = read_course_file(paths.out, 1 << 20)
+    assert all(np.array_equal(written[key], arrays[key]) for key in arrays)
+    assert not paths.downloads.exists()
 
 
-def test_fetch_course_without_the_file_says_where_to_put_it(tmp_path):
-    archive = tmp_path / "data/omniglot_12.pkl.tar"
-    with pytest.raises(FetchError, match=f"put the course's omniglot_12.pkl.tar at {archive}"):
-        fetch(fetch_params(source="course"), archive, tmp_path / "s.json")
-    assert not (tmp_path / "s.json").exists()
+@pytest.mark.parametrize("names, found", [((), "neither"),
+                                          (("omniglot_12.npz", "omniglot_12.pkl.tar"), "both")])
+def test_fetch_course_needs_exactly_one_placed_file(tmp_path, names, found):
+    paths = fetch_paths(tmp_path)
+    for name in names:
+        (paths.inbox / name).write_bytes(b"x")
+    with pytest.raises(FetchError, match=f"expected {paths.inbox}/omniglot_12.npz or "
+                                         f".*found {found}"):
+        fetch(fetch_params(source="course"), paths)
+    assert not paths.out.parent.exists()
+
+
+@pytest.mark.parametrize("name, source", [("images_background.zip", "omniglot"),
+                                          ("omniglot_12.npz", "course")])
+def test_a_symbolic_link_in_the_inbox_is_refused(tmp_path, name, source):
+    paths = fetch_paths(tmp_path)
+    (paths.inbox / name).symlink_to("/dev/zero")
+    with pytest.raises(FetchError, match=f"{paths.inbox / name}: is a symbolic link"):
+        fetch(fetch_params(source=source), paths)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda arrays: arrays.update(trainX=np.array([object()] * 3)),
+     "trainX.npy: dtype object holds Python objects"),
+    (lambda arrays: arrays.update(extra=np.zeros(2)), "expected arrays ['testX', 'testY', "
+                                                      "'trainX', 'trainY'], found members"),
+    (lambda arrays: arrays.pop("testY"), "expected arrays"),
+])
+def test_a_bad_course_npz_names_the_file_and_writes_nothing(tmp_path, edit, message):
+    paths = fetch_paths(tmp_path)
+    arrays = course_arrays()
+    edit(arrays)
+    np.savez(paths.inbox / "omniglot_12.npz", **arrays)
+    with pytest.raises(Exception) as error:
+        fetch(fetch_params(source="course"), paths)
+    assert str(error.value).startswith(str(paths.inbox / "omniglot_12.npz"))
+    assert message in str(error.value)
+    assert not paths.out.parent.exists()
+
+
+def run_stage(cwd, stage, *args):
+    return subprocess.run([sys.executable, "-m", f"stages.{stage}", *args], cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("stage, message", [
-    ("fetch", "fetch: fetch.source is 'course' but data/omniglot_12.pkl.tar is missing"),
-    ("prepare", "prepare: data/omniglot_12.pkl.tar:omniglot_12.pkl: refusing to load global"),
+    ("fetch", "fetch: fetch.source is 'course': expected inbox/omniglot_12.npz or "),
+    ("fetch-pickle", "fetch: inbox/omniglot_12.pkl.tar:omniglot_12.pkl: refusing to load "
+                     "global"),
 ])
 def test_stage_failures_exit_with_one_line_and_write_nothing(tmp_path, stage, message):
     params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
     params["fetch"]["source"] = "course"
     with (tmp_path / "params.yaml").open("w") as handle:
         YAML().dump(params, handle)
-    if stage == "prepare":
-        (tmp_path / "data").mkdir()
-        archive = write_course_tar(tmp_path / "data/omniglot_12.pkl.tar",
-                                   RunsACommand("touch pwned"))
-        write_provenance(tmp_path / "data/omniglot_12.source.json", archive)
+    (tmp_path / "inbox").mkdir()
+    if stage == "fetch-pickle":
+        write_course_tar(tmp_path / "inbox/omniglot_12.pkl.tar", RunsACommand("touch pwned"))
     before = sorted(tmp_path.rglob("*"))
-    result = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            capture_output=True, text=True)
+    result = run_stage(tmp_path, "fetch", "--inbox", "inbox", "--course-set",
+                       str(ROOT / "data/course_fall2024"), "--downloads", "downloads",
+                       "--out", "out/omniglot_12.npz", "--provenance", "out/source.json")
     assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(tmp_path.rglob("*")) == before
@@ -183,8 +248,7 @@ def test_stage_failures_exit_with_one_line_and_write_nothing(tmp_path, stage, me
 
 def test_repository_params_parse():
     params = load_params(ROOT / "params.yaml")
-    fetch_section = parse(FetchParams, section(params, "fetch"), "fetch")
-    assert len(fetch_section.alphabets) == 12 and fetch_section.test_characters == 83
+    parse(FetchParams, section(params, "fetch"), "fetch")
     parse(PrepareParams, section(params, "prepare"), "prepare")
     parse(ExamplesParams, section(params, "examples"), "examples")
 
@@ -193,8 +257,10 @@ def test_repository_params_parse():
     ({"md5": "ABC"}, "params.yaml:fetch.md5: 'ABC' is invalid; expected 32 lowercase hex"),
     ({"alphabets": ["Greek", "Greek"]}, "fetch.alphabets: ['Greek', 'Greek'] is invalid"),
     ({"source": "kaggle"}, "fetch.source: 'kaggle' is not one of ['omniglot', 'course']"),
-    ({"order": "row"}, "fetch.order: 'row' is not one of ['C', 'F']"),
-    ({"bytes": 0}, "fetch.bytes: 0 is invalid; expected >= 1"),
+    ({"set": "fall2023"}, "fetch.set: 'fall2023' is not one of ['fall2024', 'custom']"),
+    ({"split": "writer"}, "fetch.split: 'writer' is not one of ['drawing', 'character']"),
+    ({"test_drawings": 20}, "fetch.test_drawings: 20 is invalid; expected 1..19"),
+    ({"bytes": 0}, "fetch.bytes: 0 is invalid; expected 1..max_input_mb MiB"),
     ({"mirror": "x"}, "unknown key(s) ['mirror']"),
 ])
 def test_bad_fetch_params_name_the_key(changes, message):
@@ -205,11 +271,13 @@ def test_bad_fetch_params_name_the_key(changes, message):
 
 def test_examples_figure_shows_both_orders_and_is_byte_stable(tmp_path):
     (x, y), (tx, ty) = tiny_data(classes=3, per_class=(2, 1))
-    dataset = Dataset(x, y, tx, ty, 3)
+    dataset = Dataset(x, y, tx, ty, ("Alpha", "Beta", "Gamma"))
     figure = examples_figure(dataset, per_class=3)  # more than a class has: blank cells
     titles = [panel.get_suptitle() for panel in figure.subfigs]
+    rows = [axes.get_ylabel() for axes in figure.subfigs[0].axes[::3]]
     plt.close(figure)
     assert titles == ["row-major (C) reshape", "column-major (F) reshape"]
+    assert rows == ["0: Alpha", "1: Beta", "2: Gamma"]
     render_examples(dataset, 3, tmp_path / "a.png")
     render_examples(dataset, 3, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
@@ -236,44 +304,38 @@ def unchanged_rerun(project, *targets):
     assert (project.path / "dvc.lock").read_text() == lock
 
 
-def test_dvc_pipeline_from_the_shared_zip(dvc_project, shared_omniglot):
+def test_dvc_pipeline_from_the_placed_zip(dvc_project, shared_omniglot):
     project = offline(dvc_project())
-
-    def use_shared_zip(params):
-        params["fetch"]["zip"] = str(shared_omniglot / "images_background.zip")
-    project.set_params(use_shared_zip)
-    project.run("dvc", "repro", "prepare")
+    place_zip(project, shared_omniglot / "images_background.zip")
     project.run("dvc", "repro", "examples")
     metrics = json.loads((project.path / "metrics/data.json").read_text())
-    assert metrics["train"]["images"] == 6660 and metrics["test"]["images"] == 1660
-    assert metrics["num_classes"] == 12 and metrics["zip"]["official"] is False
+    assert metrics["train"]["images"] == 6080 and metrics["test"]["images"] == 1520
+    assert metrics["set"] == "fall2024" and metrics["class_names"][0] == "Latin"
     assert (project.path / "plots/examples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     provenance = json.loads((project.path / "data/omniglot_12.source.json").read_text())
-    assert provenance["archive"]["sha256"] == metrics["archive"]["sha256"]
+    assert provenance["output"]["sha256"] == metrics["input_sha256"]
     unchanged_rerun(project, "fetch", "prepare", "examples")
-    status = project.run("dvc", "status", "fetch", "prepare", "examples")
-    assert "up to date" in status.stdout or status.stdout.strip() == "", status.stdout
+    # The placed zip is a dependency: replacing it reruns fetch, which checks it.
+    (project.path / "data/inbox/images_background.zip").write_bytes(b"garbage")
+    status = project.run("dvc", "status", "fetch").stdout
+    assert "modified:" in status and "data/inbox" in status, status
+    failed = project.run("dvc", "repro", "fetch", check=False)
+    assert failed.returncode != 0 and "not a readable zip" in failed.stderr
 
 
-def test_dvc_course_source_uses_the_placed_archive(dvc_project):
+def test_dvc_course_source_uses_the_placed_npz(dvc_project):
     project = offline(dvc_project())
-    archive = project.path / "data/omniglot_12.pkl.tar"
-    archive.parent.mkdir()
     rng = np.random.default_rng(0)
-    train_y, test_y = np.arange(24) % 12, np.arange(12)
-    data = (((rng.random((24, 11025)) < 0.1).astype(np.uint8), train_y),
-            ((rng.random((12, 11025)) < 0.1).astype(np.uint8), test_y))
-    write_course_tar(archive, data)
-    placed = archive.read_bytes()
-
-    def use_course(params):
-        params["fetch"]["source"] = "course"
-        params["fetch"]["zip"] = "data/absent.zip"
-    project.set_params(use_course)
+    arrays = {"trainX": rng.random((24, 11025)) < 0.1, "trainY": np.arange(24) % 12,
+              "testX": rng.random((12, 11025)) < 0.1, "testY": np.arange(12)}
+    placed = project.path / "data/inbox/omniglot_12.npz"
+    np.savez(placed, **arrays)
+    content = placed.read_bytes()
+    project.set_params(lambda params: params["fetch"].update(source="course"))
     result = project.run("dvc", "repro", "prepare")
     assert "downloading" not in result.stderr + result.stdout
-    assert not (project.path / "data/absent.zip").exists()
-    assert archive.read_bytes() == placed
+    assert placed.read_bytes() == content
     metrics = json.loads((project.path / "metrics/data.json").read_text())
     assert metrics["source"] == "course" and metrics["train"]["images"] == 24
+    assert metrics["class_names"] == [f"class {label}" for label in range(12)]
     unchanged_rerun(project, "prepare")

@@ -4,28 +4,26 @@ import os
 import pickle
 import struct
 import tarfile
-from pathlib import Path
+import zipfile
 
 import numpy as np
 import pytest
 
 from pipeline.course_archive import ArchiveError, read_course_archive
+from pipeline.course_file import read_course_file
+from pipeline.npz_files import NpzError, read_npz
 from pipeline.safe_pickle import UnsafePickleError
-from stages.prepare import PrepareParams, prepare
-from tests.data_helpers import (RunsACommand, member, tar_bytes, tiny_data, write_course_tar,
-                                write_provenance)
+from tests.data_helpers import RunsACommand, member, tar_bytes, tiny_data, write_course_tar
 
 MIB = 1 << 20
-PARAMS = PrepareParams(num_classes=3, max_member_mb=1)
 
 
 def run_prepare(tmp_path, archive):
-    """prepare() on `archive` with outputs under tmp_path/out; the raised error."""
-    provenance = write_provenance(tmp_path / "source.json", archive)
-    out = tmp_path / "out"
+    """Read `archive` as the fetch stage reads a course file; the raised error's text."""
+    before = files_in(tmp_path)
     with pytest.raises((ArchiveError, UnsafePickleError)) as error:
-        prepare(PARAMS, archive, provenance, out / "prepared.npz", out / "data.json")
-    assert not out.exists(), "nothing may be written when prepare fails"
+        read_course_file(archive, MIB)
+    assert files_in(tmp_path) == before, "reading may not write or extract anything"
     return str(error.value)
 
 
@@ -71,7 +69,7 @@ def test_unsafe_members_are_refused_and_nothing_is_extracted(tmp_path, extra, pr
     before = files_in(tmp_path)
     message = run_prepare(tmp_path, archive)
     assert message.startswith(f"{archive}: {problem}")
-    assert set(files_in(tmp_path)) - set(before) == {Path("source.json")}
+    assert files_in(tmp_path) == before
     assert not (tmp_path.parent / "omniglot_12.pkl").exists()
 
 
@@ -143,19 +141,34 @@ def test_python2_style_pickle_loads_with_latin1(tmp_path):
     assert np.array_equal(loaded[0][0], data[0][0]) and np.array_equal(loaded[1][1], data[1][1])
 
 
-def test_valid_course_archive_prepares(tmp_path):
+def test_valid_course_archive_reads_as_the_four_arrays(tmp_path):
+    (train_x, train_y), (test_x, test_y) = tiny_data()
     archive = write_course_tar(tmp_path / "course.tar", tiny_data(), protocol=5)
-    provenance = write_provenance(tmp_path / "source.json", archive)
-    report = prepare(PARAMS, archive, provenance, tmp_path / "p.npz", tmp_path / "d.json")
-    assert report["train"]["images"] == 12 and report["test"]["images"] == 6
-    assert report["source"] == "course" and "zip" not in report
-    assert (tmp_path / "p.npz").is_file() and (tmp_path / "d.json").is_file()
+    arrays = read_course_file(archive, MIB)
+    assert sorted(arrays) == ["testX", "testY", "trainX", "trainY"]
+    assert np.array_equal(arrays["trainX"], train_x) and np.array_equal(arrays["testY"], test_y)
 
 
-def test_stale_provenance_is_refused(tmp_path):
-    archive = write_course_tar(tmp_path / "course.tar", tiny_data())
-    provenance = write_provenance(tmp_path / "source.json", archive)
-    write_course_tar(archive, tiny_data(seed=5))
-    with pytest.raises(ValueError, match="describes an archive with sha256 .* run `dvc repro"):
-        prepare(PARAMS, archive, provenance, tmp_path / "out/p.npz", tmp_path / "out/d.json")
-    assert not (tmp_path / "out").exists()
+def npz_with_member(path, name, header_shape, payload, dtype="<u1"):
+    """An npz whose member `name` has a hand-written .npy header: it may lie about its size."""
+    header = {"descr": dtype, "fortran_order": False, "shape": header_shape}
+    with zipfile.ZipFile(path, "w") as archive, archive.open(name, "w") as member_file:
+        np.lib.format.write_array_header_1_0(member_file, header)
+        member_file.write(payload)
+    return path
+
+
+@pytest.mark.parametrize("shape, payload", [((10 ** 12,), b"\0" * 8), ((4,), b"\0" * 2)])
+def test_an_npz_header_never_chooses_the_allocation(tmp_path, shape, payload):
+    path = npz_with_member(tmp_path / "lie.npz", "x.npy", shape, payload)
+    with pytest.raises(NpzError, match=rf"{path}: x.npy: header declares \({shape[0]},\) "
+                                       rf"uint8 \({shape[0]} bytes\) but the member holds "
+                                       rf"{len(payload)} bytes"):
+        read_npz(path, ["x"], MIB)
+
+
+def test_an_npz_member_over_the_limit_is_refused(tmp_path):
+    np.savez(tmp_path / "big.npz", x=np.zeros(MIB, np.uint8))
+    with pytest.raises(NpzError, match="x.npy holds 1048704 bytes, more than the limit of "
+                                       "1048576 bytes"):
+        read_npz(tmp_path / "big.npz", ["x"], MIB)

@@ -1,16 +1,36 @@
 """Checks on the unpickled course data, and the prepared npz that training reads."""
 import json
-import time
 
 import numpy as np
 import pytest
 
+from pipeline.checksums import file_digests
+from pipeline.course_file import write_course_npz
 from pipeline.dataset_checks import DatasetError, to_dataset
-from pipeline.prepared import Dataset, PreparedError, load_prepared, save_prepared
-from stages.prepare import PrepareParams, prepare
-from tests.data_helpers import tiny_data, write_course_tar, write_provenance
+from pipeline.npz_files import write_npz
+from pipeline.prepared import IMAGE_SIDE, Dataset, PreparedError, load_prepared, save_prepared
+from stages.prepare import PrepareParams, ProvenanceError, prepare
+from tests.data_helpers import tiny_data
 
-PARAMS = PrepareParams(num_classes=3, max_member_mb=1)
+PARAMS = PrepareParams(pixels="stored", order="C")
+NAMES = ("Alpha", "Beta", "Gamma")
+
+
+def fetched(tmp_path, arrays, class_names=NAMES, writer=write_course_npz):
+    """(course file, provenance) as the fetch stage leaves them, in tmp_path."""
+    course_file = tmp_path / "omniglot_12.npz"
+    writer(course_file, arrays)
+    record = {"source": "course", "set": "unknown",
+              "class_names": list(class_names) if class_names else None,
+              "output": {"path": str(course_file), **file_digests(course_file)}}
+    provenance = tmp_path / "source.json"
+    provenance.write_text(json.dumps(record))
+    return course_file, provenance
+
+
+def course_arrays(data=None):
+    (train_x, train_y), (test_x, test_y) = data or tiny_data()
+    return {"trainX": train_x, "trainY": train_y, "testX": test_x, "testY": test_y}
 
 
 def changed(edit):
@@ -55,10 +75,10 @@ BAD_DATA = {
     "text_pixels": (lambda data: [[data[0][0].astype("U1"), data[0][1]], data[1]],
                     "trainX: expected integer or float pixels, found dtype <U1"),
     "label_out_of_range": (lambda data: data[1][1].__setitem__(0, 3),
-                           "testY: expected labels in 0..2 (prepare.num_classes = 3), found "
+                           "testY: expected labels in 0..2 (3 classes), found "
                            "values in 0..3"),
     "negative_label": (lambda data: data[0][1].__setitem__(0, -1),
-                       "trainY: expected labels in 0..2 (prepare.num_classes = 3), found "
+                       "trainY: expected labels in 0..2 (3 classes), found "
                        "values in -1..2"),
     "missing_class": (lambda data: data[0][1].__setitem__(data[0][1] == 1, 0),
                       "trainY: every class 0..2 must have training images; missing [1]"),
@@ -70,20 +90,30 @@ BAD_DATA = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_DATA))
-def test_bad_data_is_refused_by_name_and_nothing_is_written(tmp_path, case):
+def test_bad_data_is_refused_by_name(case):
     edit, message = BAD_DATA[case]
-    archive = write_course_tar(tmp_path / "course.tar", changed(edit))
-    provenance = write_provenance(tmp_path / "source.json", archive)
+    with pytest.raises(DatasetError) as error:
+        to_dataset(changed(edit), NAMES, "course.tar")
+    assert str(error.value).startswith(f"course.tar: {message}")
+
+
+@pytest.mark.parametrize("case", ["wrong_width", "nan_pixels", "label_out_of_range",
+                                  "missing_class"])
+def test_prepare_refuses_bad_data_and_writes_nothing(tmp_path, case):
+    edit, message = BAD_DATA[case]
+    (train_x, train_y), (test_x, test_y) = changed(edit)
+    arrays = course_arrays(((train_x, train_y), (test_x, test_y)))
+    course_file, provenance = fetched(tmp_path, arrays, writer=write_npz)
     out = tmp_path / "out"
     with pytest.raises(DatasetError) as error:
-        prepare(PARAMS, archive, provenance, out / "prepared.npz", out / "data.json")
-    assert str(error.value).startswith(f"{archive}: {message}")
+        prepare(PARAMS, course_file, provenance, out / "prepared.npz", out / "data.json")
+    assert str(error.value).startswith(f"{course_file}: {message}")
     assert not out.exists()
 
 
 def test_binary_pixels_become_uint8_and_labels_int64():
     (x, y), (tx, ty) = tiny_data()
-    dataset = to_dataset(((x.astype(np.float64), y.astype(np.int32)), (tx > 0, ty)), 3, "a")
+    dataset = to_dataset(((x.astype(np.float64), y.astype(np.int32)), (tx > 0, ty)), NAMES, "a")
     assert dataset.train_x.dtype == np.uint8 and dataset.test_x.dtype == np.uint8
     assert dataset.train_y.dtype == np.int64 and np.array_equal(dataset.train_x, x)
 
@@ -91,30 +121,55 @@ def test_binary_pixels_become_uint8_and_labels_int64():
 def test_grey_pixels_become_float32_in_both_splits():
     (x, y), (tx, ty) = tiny_data()
     grey = x.astype(np.float64) * 0.5
-    dataset = to_dataset(((grey, y), (tx, ty)), 3, "a")
+    dataset = to_dataset(((grey, y), (tx, ty)), NAMES, "a")
     assert dataset.train_x.dtype == np.float32 and dataset.test_x.dtype == np.float32
     assert np.array_equal(dataset.train_x, grey.astype(np.float32))
 
 
 def test_prepare_writes_the_dataset_and_metrics(tmp_path):
-    archive = write_course_tar(tmp_path / "course.tar", tiny_data())
-    provenance = write_provenance(tmp_path / "source.json", archive, pixels="ink",
-                                  zip={"md5": "m", "sha256": "s", "bytes": 5, "official": True})
-    prepare(PARAMS, archive, provenance, tmp_path / "p.npz", tmp_path / "data.json")
-    report = json.loads((tmp_path / "data.json").read_text())
+    course_file, provenance = fetched(tmp_path, course_arrays())
+    report = prepare(PARAMS, course_file, provenance, tmp_path / "p.npz", tmp_path / "d.json")
+    assert json.loads((tmp_path / "d.json").read_text()) == report
     dataset = load_prepared(tmp_path / "p.npz")
-    assert report["train"]["class_counts"] == {"0": 4, "1": 4, "2": 4}
+    assert report["train"]["class_counts"] == [4, 4, 4] and report["class_names"] == list(NAMES)
     assert report["test"]["images"] == 6 and report["num_classes"] == 3
-    assert report["pixels"]["binary"] is True and report["pixels"]["dtype"] == "uint8"
-    assert report["pixels"]["ink_fraction"] == report["pixels"]["mean"]
-    assert report["zip"] == {"md5": "m", "sha256": "s", "bytes": 5, "official": True}
-    assert report["archive"]["bytes"] == archive.stat().st_size
+    assert report["pixels"]["dtype"] == "uint8" and report["pixels"]["encoding"] == "stored"
+    assert report["pixels"]["ink_fraction"] == round(1 - report["pixels"]["mean"], 6)
+    assert dataset.class_names == NAMES
     assert np.array_equal(dataset.train_x, tiny_data()[0][0])
+
+
+def test_prepare_encodes_ink_and_column_order(tmp_path):
+    course_file, provenance = fetched(tmp_path, course_arrays())
+    stored = prepare(PARAMS, course_file, provenance, tmp_path / "s.npz", tmp_path / "s.json")
+    prepare(PrepareParams(pixels="ink", order="F"), course_file, provenance,
+            tmp_path / "f.npz", tmp_path / "f.json")
+    c_x, f_x = load_prepared(tmp_path / "s.npz").train_x, load_prepared(tmp_path / "f.npz").train_x
+    images = (1 - c_x).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    assert np.array_equal(f_x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), images.transpose(0, 2, 1))
+    assert np.array_equal(f_x[0].reshape(IMAGE_SIDE, IMAGE_SIDE, order="F"), images[0])
+    assert stored["pixels"]["ink_fraction"] == json.loads(
+        (tmp_path / "f.json").read_text())["pixels"]["ink_fraction"]
+
+
+def test_unknown_class_names_become_numbered(tmp_path):
+    course_file, provenance = fetched(tmp_path, course_arrays(), class_names=None)
+    report = prepare(PARAMS, course_file, provenance, tmp_path / "p.npz", tmp_path / "d.json")
+    assert report["class_names"] == ["class 0", "class 1", "class 2"]
+
+
+def test_stale_provenance_is_refused(tmp_path):
+    course_file, provenance = fetched(tmp_path, course_arrays())
+    write_course_npz(course_file, course_arrays(tiny_data(seed=5)))
+    with pytest.raises(ProvenanceError, match="describes a file with sha256 .* run `dvc repro"):
+        prepare(PARAMS, course_file, provenance, tmp_path / "out/p.npz", tmp_path / "out/d.json")
+    assert not (tmp_path / "out").exists()
 
 
 def dataset(pixels=np.uint8, labels=np.int64):
     (x, y), (tx, ty) = tiny_data()
-    return Dataset(x.astype(pixels), y.astype(labels), tx.astype(pixels), ty.astype(labels), 3)
+    return Dataset(x.astype(pixels), y.astype(labels), tx.astype(pixels), ty.astype(labels),
+                   NAMES)
 
 
 def test_prepared_round_trip_is_exact_and_byte_stable(tmp_path):
@@ -129,31 +184,29 @@ def test_prepared_round_trip_is_exact_and_byte_stable(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
 
 
-def test_full_size_prepared_loads_fast(tmp_path):
+def test_full_size_prepared_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     big = Dataset(rng.integers(0, 2, (6660, 11025), dtype=np.uint8),
                   rng.integers(0, 12, 6660), rng.integers(0, 2, (1660, 11025), dtype=np.uint8),
-                  rng.integers(0, 12, 1660), 12)
+                  rng.integers(0, 12, 1660), tuple(f"class {i}" for i in range(12)))
     save_prepared(tmp_path / "big.npz", big)
-    start = time.perf_counter()
     loaded = load_prepared(tmp_path / "big.npz")
-    assert time.perf_counter() - start < 0.5
-    assert loaded.train_x.shape == (6660, 11025)
+    assert np.array_equal(loaded.train_x, big.train_x) and np.array_equal(loaded.test_y, big.test_y)
 
 
 @pytest.mark.parametrize("update, message", [
-    ({"num_classes": None}, "expected arrays ['num_classes', 'test_x', 'test_y', 'train_x', "
-                            "'train_y'], found ['test_x', 'test_y', 'train_x', 'train_y']"),
+    ({"class_names": None}, "expected arrays ['class_names', 'test_x', 'test_y', 'train_x', "
+                            "'train_y'], found members"),
     ({"train_y": np.zeros(12, np.int32)}, "train_y: expected (12,) int64, found (12,) int32"),
     ({"test_x": np.zeros((6, 11025), np.float64)},
      "test_x: expected (N, 11025) uint8 or float32, found (6, 11025) float64"),
     ({"test_y": np.full(6, 7)}, "test_y: labels must be in 0..2, found 7..7"),
-    ({"num_classes": np.array([3])}, "num_classes: expected a positive int64 scalar"),
+    ({"class_names": np.array([3])}, "class_names: expected 1..1000 strings"),
 ])
 def test_load_prepared_refuses_foreign_files(tmp_path, update, message):
     good = dataset()
     stored = {"train_x": good.train_x, "train_y": good.train_y, "test_x": good.test_x,
-              "test_y": good.test_y, "num_classes": np.int64(3), **update}
+              "test_y": good.test_y, "class_names": np.array(NAMES), **update}
     np.savez(tmp_path / "bad.npz", **{k: v for k, v in stored.items() if v is not None})
     with pytest.raises(PreparedError) as error:
         load_prepared(tmp_path / "bad.npz")
@@ -165,5 +218,5 @@ def test_load_prepared_missing_or_broken_file(tmp_path, content):
     path = tmp_path / "p.npz"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(PreparedError, match=f"{path}: (not found|not a prepared dataset)"):
+    with pytest.raises(PreparedError, match=f"{path}: (not found|not a readable npz)"):
         load_prepared(path)

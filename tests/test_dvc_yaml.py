@@ -1,5 +1,6 @@
 """dvc.yaml tells the truth: each stage lists the code it imports and the params it reads."""
 import json
+import re
 import subprocess
 import sys
 
@@ -12,9 +13,23 @@ CODE_DIRS = ("stages/", "pipeline/", "mlpcore/")
 
 
 def stage_definitions(path=ROOT / "dvc.yaml"):
-    """{stage name: definition}; a foreach stage appears once, by its template."""
-    stages = YAML(typ="safe").load(path.read_text())["stages"]
-    return {name: stage.get("do", stage) for name, stage in stages.items()}
+    """{stage name: definition}; a foreach stage appears once, by its template.
+
+    The file's `vars` (paths) are substituted; ${key} of a foreach stage stays.
+    """
+    document = YAML(typ="safe").load(path.read_text())
+    values = {f"{group}.{name}": value for entry in document.get("vars", [])
+              for group, names in entry.items() for name, value in names.items()}
+
+    def resolve(item):
+        if isinstance(item, str):
+            return re.sub(r"\$\{([\w.]+)\}", lambda m: values.get(m.group(1), m.group(0)), item)
+        if isinstance(item, list):
+            return [resolve(value) for value in item]
+        if isinstance(item, dict):
+            return {resolve(key): resolve(value) for key, value in item.items()}
+        return item
+    return {name: resolve(stage.get("do", stage)) for name, stage in document["stages"].items()}
 
 
 def command_module(stage):

@@ -1,0 +1,70 @@
+"""The course's data file: trainX (N, 11025), trainY (N,), testX (M, 11025), testY (M,).
+
+Fall 2024 ships it as omniglot_12.npz (bool pixels, int64 labels); older
+offerings as omniglot_12.pkl.tar, a tar holding the pickle of
+((trainX, trainY), (testX, testY)). Both read into the same dict of arrays, without
+running any pickled code; the fetch stage writes the Fall 2024 format.
+"""
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .course_archive import read_course_archive
+from .dataset_checks import check_structure, fail_with
+from .npz_files import read_npz, write_npz
+
+ARRAYS = ("trainX", "trainY", "testX", "testY")
+NPZ_NAME = "omniglot_12.npz"
+TAR_NAME = "omniglot_12.pkl.tar"
+
+
+def read_course_file(path, max_member_bytes):
+    """{trainX, trainY, testX, testY} from an .npz or a .pkl.tar, chosen by the file's name."""
+    path = Path(path)
+    if path.name.endswith(".npz"):
+        return read_npz(path, ARRAYS, max_member_bytes)
+    (train_x, train_y), (test_x, test_y) = check_structure(
+        read_course_archive(path, max_member_bytes), fail_with(path))
+    return dict(zip(ARRAYS, (train_x, train_y, test_x, test_y)))
+
+
+def write_course_npz(path, arrays):
+    """The Fall 2024 format: X as bool (pixels must be 0 or 1), Y as int64; byte-stable."""
+    out = {}
+    for name in ARRAYS:
+        array = np.asarray(arrays[name])
+        if name.endswith("X"):
+            if not is_zero_one(array):
+                raise ValueError(f"{name}: the course's format holds 0/1 pixels only")
+            array = array.astype(bool)
+        else:
+            array = array.astype(np.int64)
+        out[name] = array
+    write_npz(path, out)
+
+
+def array_checksums(arrays):
+    """{name: sha256} of the values as the course's checksums define them.
+
+    X: uint8 0/1 in C order (None when a pixel is not 0 or 1); Y: int64 in C order.
+    """
+    sums = {}
+    for name in ARRAYS:
+        array = np.asarray(arrays[name])
+        if name.endswith("X"):
+            array = array.astype(np.uint8) if is_zero_one(array) else None
+        else:
+            array = array.astype(np.int64) if np.issubdtype(array.dtype, np.integer) else None
+        sums[name] = (None if array is None
+                      else hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
+    return sums
+
+
+def is_zero_one(array):
+    """True when every value of a numeric array is exactly 0 or 1."""
+    if array.dtype == np.bool_ or array.size == 0:
+        return True
+    if np.issubdtype(array.dtype, np.integer):
+        return bool(array.min() >= 0 and array.max() <= 1)
+    return bool(np.all((array == 0) | (array == 1)))
