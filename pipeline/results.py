@@ -12,6 +12,7 @@ class RunRecord:
     config: dict          # the resolved config (config.json), incl. name and group
     metrics: dict         # metrics.json
     timing: dict          # timing.json
+    confusion: list       # confusion.json "test": (num_classes, num_classes) counts, row = true
     curve: list           # curves.EpochLog per finished epoch
 
     @property
@@ -45,11 +46,29 @@ def load_run(name, runs_dir, curves_dir):
     return RunRecord(name=name, config=read_json(run_dir / "config.json"),
                      metrics=read_json(run_dir / "metrics.json"),
                      timing=read_json(run_dir / "timing.json"),
+                     confusion=read_json(run_dir / "confusion.json")["test"],
                      curve=read_curve(Path(curves_dir) / f"{name}.csv"))
 
 
 def load_runs(names, runs_dir, curves_dir):
     return [load_run(name, runs_dir, curves_dir) for name in names]
+
+
+def best_run(runs):
+    """The run with the highest final test accuracy (the first on ties), or None."""
+    finished = [run for run in runs if run.metrics.get("final_test_accuracy") is not None]
+    return max(finished, key=lambda run: run.metrics["final_test_accuracy"], default=None)
+
+
+def jitter_of_test_accuracy(curve):
+    """Mean |change| of test accuracy between consecutive epochs over the last half of training.
+
+    Small means the run has settled; None with fewer than 2 epochs in that half.
+    """
+    late = [log.test_accuracy for log in curve[len(curve) // 2:]]
+    if len(late) < 2:
+        return None
+    return sum(abs(b - a) for a, b in zip(late, late[1:])) / (len(late) - 1)
 
 
 def by_group(runs):

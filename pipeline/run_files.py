@@ -29,13 +29,17 @@ def run_metrics(result, epochs_planned):
     return metrics
 
 
-def write_run(paths, experiment, result, wall_seconds):
-    """Write every output of a run; metrics.json last, so its presence means 'complete'."""
+def write_run(paths, experiment, result, wall_seconds, confusion):
+    """Write every output of a run; metrics.json last, so its presence means 'complete'.
+
+    confusion: (num_classes, num_classes) test-set counts of the final model, row = true class.
+    """
     buffer = io.BytesIO()
     mlp.save_params(buffer, result.model)
     write_bytes(paths.model, buffer.getvalue())
     write_text(paths.curves, curve_csv(result.curve))
     write_json(paths.run_dir / "config.json", experiment.resolved())
+    write_json(paths.run_dir / "confusion.json", {"test": confusion.tolist()})
     epochs = max(len(result.curve), 1)
     write_json(paths.run_dir / "timing.json",
                {"wall_seconds": round(wall_seconds, 3),

@@ -6,6 +6,8 @@ and agree on everything else, e.g. one_60 -> one_60_mom is "momentum 0 -> 0.4".
 """
 from itertools import combinations
 
+from .results import best_run, jitter_of_test_accuracy
+
 FACTORS = ("momentum", "dropout", "hidden", "lr", "init")
 SAME_REQUIRED = ("epochs", "batch_size", "dtype", "seed")
 COMPARED = ("final_train_accuracy", "final_test_accuracy", "best_test_accuracy")
@@ -18,6 +20,7 @@ def run_row(run):
     return {"name": run.name, "group": run.group, "label": run.label,
             **{key: run.config[key] for key in FACTORS},
             **{key: run.metrics.get(key) for key in keys},
+            "test_accuracy_jitter": jitter_of_test_accuracy(run.curve),
             "wall_seconds": run.timing.get("wall_seconds")}
 
 
@@ -74,15 +77,29 @@ def effects(runs, group_order):
     return found
 
 
-def summarize(runs, group_order):
+def per_class(run, class_names):
+    """Test accuracy per class of `run`'s final model, and the class each is most taken for."""
+    rows = []
+    for label, (name, counts) in enumerate(zip(class_names, run.confusion)):
+        total = sum(counts)
+        others = [(n, other) for other, n in enumerate(counts) if other != label]
+        confused_count, confused_with = max(others, default=(0, None))
+        rows.append({"class": name, "test_images": total,
+                     "accuracy": counts[label] / total if total else None,
+                     "most_confused_with": class_names[confused_with] if confused_count else None,
+                     "confused_count": confused_count})
+    return rows
+
+
+def summarize(runs, group_order, class_names):
     """The content of metrics/summary.json."""
-    finished = [run for run in runs if run.metrics.get("final_test_accuracy") is not None]
-    best = max(finished, key=lambda run: run.metrics["final_test_accuracy"], default=None)
+    best = best_run(runs)
     return {
         "runs": [run_row(run) for run in runs],
         "effects": effects(runs, group_order),
         "best_run": best.name if best else None,
         "best_final_test_accuracy": best.metrics["final_test_accuracy"] if best else None,
+        "best_run_per_class": per_class(best, class_names) if best else [],
         "runs_completed": sum(run.metrics.get("status") == "completed" for run in runs),
         "runs_diverged": sum(run.metrics.get("status") == "diverged" for run in runs),
         "total_wall_seconds": round(sum(run.timing.get("wall_seconds", 0) for run in runs), 1),

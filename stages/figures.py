@@ -1,18 +1,22 @@
-"""Stage figures: the homework's loss and accuracy figures per group, and DVC's group tables.
+"""Stage figures: the homework's figures per group, the best run's confusion, DVC's tables.
 
-    python -m stages.figures <runs dir> <curves dir> <png dir> <svg dir> <tables dir>
+    python -m stages.figures --runs metrics/runs --curves plots/curves \
+        --data-report metrics/data.json --png plots/figures --svg plots/figures-svg \
+        --tables plots/groups
 
 Reads only what the training stages wrote (metrics/runs/<name>/, plots/curves/),
 so changing a plot style reruns no training.
 """
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.confusion_figure import CONFUSION_STEM, confusion_figure
 from pipeline.figures import METRICS, figure_name, group_figure, save_figure
 from pipeline.group_curves import write_group_tables
 from pipeline.params import check_values, load_params, parse, section
-from pipeline.results import by_group, load_runs
+from pipeline.results import best_run, by_group, load_runs
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,9 @@ class FigureParams:
         check_values(self, where, [("dpi", 50 <= self.dpi <= 600, "50..600")])
 
 
-def render_figures(runs, group_titles, params, png_dir, svg_dir, tables_dir):
-    """Per group: <png_dir>/<group>_<metric>.png and the same .svg; plus the group tables."""
+def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, tables_dir):
+    """Per group: <png_dir>/<group>_<metric>.png and the same .svg; the best run's confusion
+    matrix; the group tables."""
     groups = by_group(runs)
     for group, members in groups.items():
         heading = f"{group} {group_titles.get(group, '')}".strip()
@@ -32,19 +37,27 @@ def render_figures(runs, group_titles, params, png_dir, svg_dir, tables_dir):
             figure = group_figure(members, metric, f"{heading}: {metric}")
             name = figure_name(group, metric)
             save_figure(figure, [png_dir / f"{name}.png", svg_dir / f"{name}.svg"], params.dpi)
+    best = best_run(runs)
+    if best is not None:
+        title = (f"Test set, best run `{best.name}` "
+                 f"({100 * best.metrics['final_test_accuracy']:.1f}% at the last epoch)")
+        save_figure(confusion_figure(best.confusion, class_names, title),
+                    [png_dir / f"{CONFUSION_STEM}.png", svg_dir / f"{CONFUSION_STEM}.svg"],
+                    params.dpi)
     write_group_tables(groups, tables_dir)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("runs_dir", "curves_dir", "png_dir", "svg_dir", "tables_dir"):
-        parser.add_argument(name, type=Path)
+    for name in ("runs", "curves", "data-report", "png", "svg", "tables"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
-    runs = load_runs(list(section(params, "experiments")), args.runs_dir, args.curves_dir)
-    render_figures(runs, section(params, "groups"), figure_params,
-                   args.png_dir, args.svg_dir, args.tables_dir)
+    runs = load_runs(list(section(params, "experiments")), args.runs, args.curves)
+    class_names = json.loads(args.data_report.read_text(encoding="utf-8"))["class_names"]
+    render_figures(runs, section(params, "groups"), class_names, figure_params,
+                   args.png, args.svg, args.tables)
 
 
 if __name__ == "__main__":

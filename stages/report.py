@@ -1,7 +1,8 @@
 """Stage report: metrics/summary.json and report.md, computed from the runs' outputs.
 
-    python -m stages.report <runs dir> <curves dir> <data report> <figures dir>
-                            <examples png> <summary json> <report md>
+    python -m stages.report --runs metrics/runs --curves plots/curves \
+        --data-report metrics/data.json --figures plots/figures \
+        --examples plots/examples.png --summary metrics/summary.json --report report.md
 """
 import argparse
 import json
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
+from pipeline.confusion_figure import CONFUSION_STEM
 from pipeline.figures import METRICS, figure_name
 from pipeline.params import load_params, section
 from pipeline.report_markdown import report_markdown
@@ -19,10 +21,14 @@ from pipeline.summary import summarize
 def data_lines(data_report):
     """A few facts about the dataset, from the prepare stage's report."""
     train, test = data_report["train"], data_report["test"]
-    return [f"- source: {data_report['source']} (archive sha256 "
-            f"`{data_report['archive']['sha256'][:16]}…`)",
+    pixels = data_report["pixels"]
+    names = ", ".join(f"{label} {name}" for label, name in enumerate(data_report["class_names"]))
+    return [f"- source: {data_report['source']}, set {data_report['set']} (course file sha256 "
+            f"`{data_report['input_sha256'][:16]}…`)",
             f"- {train['images']} training and {test['images']} test images of 105x105 "
-            f"pixels, {data_report['num_classes']} classes (alphabets)"]
+            f"pixels, {data_report['num_classes']} classes (alphabets): {names}",
+            f"- pixels: {pixels['encoding']} ({pixels['ink_fraction']:.1%} ink), "
+            f"flattened in {pixels['order']} order"]
 
 
 def relative(path, start):
@@ -33,29 +39,29 @@ def build_report(runs, group_titles, data_report, figures_dir, examples_png, rep
     """(summary dict, markdown text)."""
     groups = by_group(runs)
     order = list(group_titles) + [group for group in groups if group not in group_titles]
-    summary = summarize(runs, order)
+    summary = summarize(runs, order, data_report["class_names"])
     base = report_path.parent
     figure_paths = {group: [relative(figures_dir / f"{figure_name(group, metric)}.png", base)
                             for metric in METRICS]
                     for group in order if group in groups}
     markdown = report_markdown(summary, group_titles, figure_paths, data_lines(data_report),
-                               relative(examples_png, base))
+                               relative(examples_png, base),
+                               relative(figures_dir / f"{CONFUSION_STEM}.png", base))
     return summary, markdown
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("runs_dir", "curves_dir", "data_report", "figures_dir", "examples_png",
-                 "summary_json", "report_md"):
-        parser.add_argument(name, type=Path)
+    for name in ("runs", "curves", "data-report", "figures", "examples", "summary", "report"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
     params = load_params()
-    runs = load_runs(list(section(params, "experiments")), args.runs_dir, args.curves_dir)
+    runs = load_runs(list(section(params, "experiments")), args.runs, args.curves)
     data_report = json.loads(args.data_report.read_text(encoding="utf-8"))
     summary, markdown = build_report(runs, section(params, "groups"), data_report,
-                                     args.figures_dir, args.examples_png, args.report_md)
-    write_json(args.summary_json, summary)
-    write_text(args.report_md, markdown)
+                                     args.figures, args.examples, args.report)
+    write_json(args.summary, summary)
+    write_text(args.report, markdown)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ from typing import NamedTuple
 
 from threadpoolctl import threadpool_limits
 
+from pipeline.confusion import confusion_matrix
 from pipeline.grid import parse_experiment
 from pipeline.params import ParamsError, load_params
 from pipeline.prepared import PreparedError, load_prepared
 from pipeline.progress import EpochProgress
 from pipeline.run_files import write_run
-from pipeline.training import train
+from pipeline.training import to_split, train
 
 
 class RunPaths(NamedTuple):
@@ -47,7 +48,9 @@ def main(argv=None):
         sys.exit(f"train@{args.experiment}: {error}")
     with EpochProgress(experiment.name, experiment.config.epochs) as progress:
         result, seconds = run_experiment(experiment, dataset, progress.update)
-    write_run(paths, experiment, result, seconds)
+    test_split = to_split(dataset.test_x, dataset.test_y, dataset.num_classes,
+                          result.model.dtype)
+    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test_split))
     final = result.curve[-1] if result.curve else None
     print(f"train@{experiment.name}: {result.status} after {len(result.curve)} epochs in "
           f"{seconds:.1f} s" + (f", test accuracy {final.test_accuracy:.4f}" if final else ""))

@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 
 import stages.figures
 from pipeline.curves import EpochLog, curve_csv
-from pipeline.results import RunRecord
+from pipeline.results import RunRecord, jitter_of_test_accuracy
 from pipeline.run_files import run_metrics
 from pipeline.summary import summarize
 from stages.figures import FigureParams, render_figures
@@ -23,8 +23,13 @@ from stages.report import build_report
 
 GROUP_TITLES = {"2.1": "One hidden layer", "2.2": "Two hidden layers",
                 "2.3": "Learning rate", "2.4": "Depth and init"}
-DATA_REPORT = {"source": "omniglot", "archive": {"sha256": "ab" * 32}, "num_classes": 12,
-               "train": {"images": 6660}, "test": {"images": 1660}}
+CLASS_NAMES = ["Alpha", "Beta", "Gamma"]
+DATA_REPORT = {"source": "omniglot", "set": "fall2024", "input_sha256": "ab" * 32,
+               "class_names": CLASS_NAMES, "num_classes": 3,
+               "train": {"images": 6080}, "test": {"images": 1520},
+               "pixels": {"encoding": "stored", "order": "C", "ink_fraction": 0.08}}
+# Test counts per true class (rows) and predicted class (columns).
+CONFUSION = [[5, 1, 0], [2, 3, 3], [0, 0, 4]]
 
 
 def make_config(name, group, hidden, momentum=0.0, dropout=0.0, lr=0.001,
@@ -40,7 +45,7 @@ def make_run(config, curve, status="completed", diverged_at=None, wall_seconds=2
     return RunRecord(name=config["name"], config=config,
                      metrics=run_metrics(result, config["epochs"]),
                      timing={"wall_seconds": wall_seconds, "seconds_per_epoch": 1.0},
-                     curve=curve)
+                     confusion=CONFUSION, curve=curve)
 
 
 def two_epochs(final_train, final_test, best_test):
@@ -90,8 +95,8 @@ def rendered(figure_runs, figure_dir):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(stages.figures, "save_figure", keep)
-        render_figures(figure_runs, GROUP_TITLES, FigureParams(dpi=50), figure_dir / "png",
-                       figure_dir / "svg", figure_dir / "groups")
+        render_figures(figure_runs, GROUP_TITLES, CLASS_NAMES, FigureParams(dpi=50),
+                       figure_dir / "png", figure_dir / "svg", figure_dir / "groups")
     return figures
 
 
@@ -105,7 +110,7 @@ def only_axes(figure):
 
 
 def test_every_group_gets_a_loss_and_an_accuracy_figure_as_png_and_svg(rendered, figure_dir):
-    stems = {"2.1_loss", "2.1_accuracy", "2.2_loss", "2.2_accuracy"}
+    stems = {"2.1_loss", "2.1_accuracy", "2.2_loss", "2.2_accuracy", "confusion_best_run"}
     assert set(rendered) == stems
     assert {path.stem for path in (figure_dir / "png").glob("*.png")} == stems
     assert {path.stem for path in (figure_dir / "svg").glob("*.svg")} == stems
@@ -113,14 +118,27 @@ def test_every_group_gets_a_loss_and_an_accuracy_figure_as_png_and_svg(rendered,
         assert path.stat().st_size > 1000, path
 
 
+def group_figures(rendered):
+    return {stem: figure for stem, figure in rendered.items() if stem[0].isdigit()}
+
+
+def test_the_best_runs_confusion_matrix_is_drawn_with_class_names(rendered):
+    axes = rendered["confusion_best_run"].axes[0]
+    assert [label.get_text() for label in axes.get_yticklabels()] == CLASS_NAMES
+    assert [label.get_text() for label in axes.get_xticklabels()] == CLASS_NAMES
+    assert "`deep_he`" in axes.get_title()  # the highest final test accuracy
+    assert sorted(text.get_text() for text in axes.texts) == sorted(
+        str(n) for row in CONFUSION for n in row if n)
+
+
 def test_each_group_axes_has_two_lines_per_run(rendered, figure_runs):
-    for stem, figure in rendered.items():
+    for stem, figure in group_figures(rendered).items():
         group = stem.split("_")[0]
         assert len(only_axes(figure).get_lines()) == 2 * len(runs_of(figure_runs, group))
 
 
 def test_train_is_solid_and_test_dashed_in_the_same_colour(rendered):
-    for figure in rendered.values():
+    for figure in group_figures(rendered).values():
         lines = only_axes(figure).get_lines()
         for train, test in zip(lines[::2], lines[1::2]):
             assert (train.get_linestyle(), test.get_linestyle()) == ("-", "--")
@@ -128,7 +146,7 @@ def test_train_is_solid_and_test_dashed_in_the_same_colour(rendered):
 
 
 def test_runs_of_a_group_have_distinct_colours(rendered):
-    for figure in rendered.values():
+    for figure in group_figures(rendered).values():
         colours = [to_rgba(line.get_color()) for line in only_axes(figure).get_lines()[::2]]
         assert len(set(colours)) == len(colours)
 
@@ -184,10 +202,10 @@ def tree_bytes(base):
 
 def test_rendering_twice_gives_identical_png_and_svg(rendered, figure_runs, figure_dir,
                                                      tmp_path):
-    render_figures(figure_runs, GROUP_TITLES, FigureParams(dpi=50), tmp_path / "png",
-                   tmp_path / "svg", tmp_path / "groups")
+    render_figures(figure_runs, GROUP_TITLES, CLASS_NAMES, FigureParams(dpi=50),
+                   tmp_path / "png", tmp_path / "svg", tmp_path / "groups")
     first = tree_bytes(figure_dir)
-    assert len(first) == 4 + 4 + 4
+    assert len(first) == 5 + 5 + 4
     assert tree_bytes(tmp_path) == first
 
 
@@ -216,7 +234,7 @@ def write_run_files(run, runs_dir, curves_dir):
     run_dir = runs_dir / run.name
     run_dir.mkdir(parents=True)
     for name, content in (("config", run.config), ("metrics", run.metrics),
-                          ("timing", run.timing)):
+                          ("timing", run.timing), ("confusion", {"test": run.confusion})):
         (run_dir / f"{name}.json").write_text(json.dumps(content))
     curves_dir.mkdir(exist_ok=True)
     (curves_dir / f"{run.name}.csv").write_text(curve_csv(run.curve))
@@ -229,10 +247,13 @@ def test_figures_stage_command_reads_the_training_outputs(figure_runs, tmp_path,
     params = {"experiments": {run.name: {"group": run.group} for run in figure_runs},
               "groups": GROUP_TITLES, "figures": {"dpi": 50}}
     (tmp_path / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
+    (tmp_path / "data.json").write_text(json.dumps(DATA_REPORT))
     monkeypatch.chdir(tmp_path)
-    stages.figures.main(["runs", "curves", "png", "svg", "groups"])
+    stages.figures.main(["--runs", "runs", "--curves", "curves", "--data-report", "data.json",
+                         "--png", "png", "--svg", "svg", "--tables", "groups"])
     assert sorted(path.name for path in (tmp_path / "png").iterdir()) == [
-        "2.1_accuracy.png", "2.1_loss.png", "2.2_accuracy.png", "2.2_loss.png"]
+        "2.1_accuracy.png", "2.1_loss.png", "2.2_accuracy.png", "2.2_loss.png",
+        "confusion_best_run.png"]
     table = read_table(tmp_path / "groups" / "accuracy" / "2.2.csv")
     assert table[1:3] == [["1", "deep", "train", repr(0.125 + 0.03)],
                           ["1", "deep", "test", repr(0.06 + 0.03)]]
@@ -269,7 +290,7 @@ def grid_runs():
 
 @pytest.fixture
 def summary():
-    return summarize(grid_runs(), list(GROUP_TITLES))
+    return summarize(grid_runs(), list(GROUP_TITLES), CLASS_NAMES)
 
 
 def test_effects_are_exactly_the_single_factor_pairs(summary):
@@ -321,7 +342,25 @@ def test_summary_rows_follow_the_run_order_with_configs_and_metrics(summary):
         "init": "xavier_uniform", "status": "completed", "epochs_run": 2,
         "final_train_accuracy": 7 / 8, "final_test_accuracy": 5 / 8,
         "best_test_accuracy": 5 / 8, "best_epoch": 1, "final_train_loss": 1.5,
-        "final_test_loss": 1.75, "wall_seconds": 2.0}
+        "final_test_loss": 1.75, "test_accuracy_jitter": None, "wall_seconds": 2.0}
+
+
+def test_per_class_accuracy_of_the_best_run_comes_from_its_confusion_matrix(summary):
+    assert summary["best_run_per_class"] == [
+        {"class": "Alpha", "test_images": 6, "accuracy": 5 / 6,
+         "most_confused_with": "Beta", "confused_count": 1},
+        {"class": "Beta", "test_images": 8, "accuracy": 3 / 8,
+         "most_confused_with": "Gamma", "confused_count": 3},
+        {"class": "Gamma", "test_images": 4, "accuracy": 1.0,
+         "most_confused_with": None, "confused_count": 0}]
+
+
+def test_jitter_is_the_mean_step_of_test_accuracy_over_the_last_half():
+    curve = [EpochLog(epoch, 1.0, 0.5, 1.0, accuracy) for epoch, accuracy in
+             enumerate([0.1, 0.9, 0.5, 0.25, 0.75, 0.5], start=1)]
+    assert jitter_of_test_accuracy(curve) == (0.5 + 0.25) / 2  # epochs 4..6
+    assert jitter_of_test_accuracy(curve[:3]) == 0.4  # epochs 2..3
+    assert jitter_of_test_accuracy(curve[:1]) is None
 
 
 def test_summary_is_plain_json(summary):
@@ -333,14 +372,15 @@ def report(tmp_path_factory):
     """report.md built next to real figures and an examples image; (markdown, its dir)."""
     tmp_path = tmp_path_factory.mktemp("report")
     runs = grid_runs()
-    render_figures(runs, GROUP_TITLES, FigureParams(dpi=50), tmp_path / "plots" / "figures",
-                   tmp_path / "plots" / "figures-svg", tmp_path / "plots" / "groups")
+    render_figures(runs, GROUP_TITLES, CLASS_NAMES, FigureParams(dpi=50),
+                   tmp_path / "plots" / "figures", tmp_path / "plots" / "figures-svg",
+                   tmp_path / "plots" / "groups")
     examples = tmp_path / "plots" / "examples.png"
     examples.write_bytes(b"png")
     summary, markdown = build_report(runs, GROUP_TITLES, DATA_REPORT,
                                      tmp_path / "plots" / "figures", examples,
                                      tmp_path / "report.md")
-    assert summary == summarize(runs, list(GROUP_TITLES))
+    assert summary == summarize(runs, list(GROUP_TITLES), CLASS_NAMES)
     return markdown, tmp_path
 
 
@@ -354,16 +394,22 @@ def test_report_table_has_a_row_per_run(report):
     rows = [line for line in markdown.splitlines() if line.startswith("| 2.")]
     assert len(rows) == len(grid_runs())
     assert ("| 2.1 | `one_60` | [60] | 0 | 0 | 0.001 | xavier_uniform | 75.0% | 50.0% "
-            "| 62.5% (1) | 2 | 2 s | completed |") in rows
+            "| 62.5% (1) | n/a | 2 | 2 s | completed |") in rows
     assert ("| 2.3 | `lr_hi` | [150, 150] | 0 | 0 | 0.01 | xavier_uniform | n/a | n/a "
-            "| n/a | 0 | 2 s | diverged |") in rows
+            "| n/a | n/a | 0 | 2 s | diverged |") in rows
+
+
+def test_report_shows_the_best_runs_classes(report):
+    markdown, _ = report
+    assert "| 1 | Beta | 8 | 37.5% | Gamma (3) |" in markdown
+    assert "| 2 | Gamma | 4 | 100.0% | none |" in markdown
 
 
 def test_report_links_point_to_existing_files(report):
     markdown, base = report
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert links[0] == "plots/examples.png"
-    assert links[1:] == [f"plots/figures/{group}_{metric}.png" for group in GROUP_TITLES
+    assert links[:2] == ["plots/examples.png", "plots/figures/confusion_best_run.png"]
+    assert links[2:] == [f"plots/figures/{group}_{metric}.png" for group in GROUP_TITLES
                          for metric in ("loss", "accuracy")]
     for link in links:
         assert not Path(link).is_absolute() and (base / link).is_file(), link

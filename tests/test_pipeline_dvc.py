@@ -47,7 +47,7 @@ def test_whole_pipeline_runs_then_nothing_reruns(tiny_pipeline):
         assert config["hidden"] == TINY_EXPERIMENTS[name]["hidden"] and config["lr"] == 0.001
     summary = read_json(project, "metrics/summary.json")
     assert [row["name"] for row in summary["runs"]] == list(TINY_EXPERIMENTS)
-    assert (project.path / "report.md").read_text().count("![") == 5  # examples + 2 groups x 2
+    assert (project.path / "report.md").read_text().count("![") == 6  # examples, confusion, 2 groups x 2
     start = time.perf_counter()
     again = project.run("dvc", "repro")
     assert ran(again) == set() and "up to date" in again.stdout

@@ -9,7 +9,9 @@ import pytest
 from pipeline.grid import parse_experiment, parse_grid
 from pipeline.params import ParamsError
 from pipeline.curves import CURVE_COLUMNS
+from pipeline.confusion import confusion_matrix
 from pipeline.run_files import write_run
+from pipeline.training import to_split
 from stages.train import RunPaths, run_experiment
 
 DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,
@@ -40,8 +42,10 @@ def blobs(seed=0, classes=3, pixels=64, train=150, test=60):
 def run_into(tmp_path, params, name="tiny", dataset=None):
     experiment = parse_experiment(params, name)
     paths = RunPaths(None, tmp_path / "model.npz", tmp_path / "run", tmp_path / "curves.csv")
-    result, seconds = run_experiment(experiment, dataset or blobs())
-    write_run(paths, experiment, result, seconds)
+    dataset = dataset or blobs()
+    result, seconds = run_experiment(experiment, dataset)
+    test = to_split(dataset.test_x, dataset.test_y, dataset.num_classes, result.model.dtype)
+    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test))
     return paths, result
 
 
@@ -118,6 +122,9 @@ def test_two_epochs_write_well_formed_outputs(tmp_path):
     assert config == {"name": "tiny", "group": "2.1", **DEFAULTS}
     timing = json.loads((paths.run_dir / "timing.json").read_text())
     assert timing["wall_seconds"] > 0
+    confusion = np.array(json.loads((paths.run_dir / "confusion.json").read_text())["test"])
+    assert confusion.shape == (3, 3) and confusion.sum(axis=1).tolist() == [20, 20, 20]
+    assert np.trace(confusion) / confusion.sum() == metrics["final_test_accuracy"]
     with np.load(paths.model) as saved:
         assert saved["W0"].shape == (16, 64) and saved["W1"].shape == (3, 16)
 
