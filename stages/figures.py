@@ -31,10 +31,10 @@ def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, ta
     """Per group: <png_dir>/<group>_<metric>.png and the same .svg; the best run's confusion
     matrix; the group tables."""
     groups = by_group(runs)
+    headings = {group: f"{group} {group_titles.get(group, '')}".strip() for group in groups}
     for group, members in groups.items():
-        heading = f"{group} {group_titles.get(group, '')}".strip()
         for metric in METRICS:
-            figure = group_figure(members, metric, f"{heading}: {metric}")
+            figure = group_figure(members, metric, f"{headings[group]}: {metric}")
             name = figure_name(group, metric)
             save_figure(figure, [png_dir / f"{name}.png", svg_dir / f"{name}.svg"], params.dpi)
     best = best_run(runs)
@@ -44,7 +44,7 @@ def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, ta
         save_figure(confusion_figure(best.confusion, class_names, title),
                     [png_dir / f"{CONFUSION_STEM}.png", svg_dir / f"{CONFUSION_STEM}.svg"],
                     params.dpi)
-    write_group_tables(groups, tables_dir)
+    write_group_tables(groups, headings, tables_dir)
 
 
 def main(argv=None):

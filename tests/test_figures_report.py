@@ -218,10 +218,11 @@ def test_group_tables_hold_both_splits_of_every_epoch_of_every_run(rendered, fig
                                                                    figure_runs):
     for metric in ("loss", "accuracy"):
         for group in ("2.1", "2.2"):
-            expected = [["epoch", "run", "split", metric]]
+            expected = [["epoch", "run", "split", "group", metric]]
+            heading = f"{group} {GROUP_TITLES[group]}"
             for run in runs_of(figure_runs, group):
                 for log in run.curve:
-                    expected += [[str(log.epoch), run.name, split,
+                    expected += [[str(log.epoch), run.name, split, heading,
                                   repr(getattr(log, f"{split}_{metric}"))]
                                  for split in ("train", "test")]
             assert read_table(figure_dir / "groups" / metric / f"{group}.csv") == expected
@@ -255,8 +256,8 @@ def test_figures_stage_command_reads_the_training_outputs(figure_runs, tmp_path,
         "2.1_accuracy.png", "2.1_loss.png", "2.2_accuracy.png", "2.2_loss.png",
         "confusion_best_run.png"]
     table = read_table(tmp_path / "groups" / "accuracy" / "2.2.csv")
-    assert table[1:3] == [["1", "deep", "train", repr(0.125 + 0.03)],
-                          ["1", "deep", "test", repr(0.06 + 0.03)]]
+    assert table[1:3] == [["1", "deep", "train", "2.2 Two hidden layers", repr(0.125 + 0.03)],
+                          ["1", "deep", "test", "2.2 Two hidden layers", repr(0.06 + 0.03)]]
 
 
 # --- summary and report --------------------------------------------------------------

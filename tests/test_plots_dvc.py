@@ -24,7 +24,8 @@ GROUP_RUNS = {"2.1": {"small", "small_mom"}, "2.2": {"deep"}}
 GROUP_PLOTS = [f"plots/groups/{metric}/{group}.csv"
                for metric in ("loss", "accuracy") for group in GROUP_RUNS]
 IMAGE_PLOTS = [f"plots/figures/{group}_{metric}.png"
-               for group in GROUP_RUNS for metric in ("loss", "accuracy")] + ["plots/examples.png"]
+               for group in GROUP_RUNS for metric in ("loss", "accuracy")] + [
+    "plots/examples.png", "plots/figures/confusion_best_run.png"]
 # For the README: the experiments' changed params and every run's final test accuracy.
 EXP_TABLE = ["dvc", "exp", "show", "--only-changed", "--drop", r"(?!experiments\.)",
              "--keep", "Experiment|.*:final_test_accuracy$"]
@@ -76,12 +77,13 @@ def test_show_has_one_group_chart_per_group_for_loss_and_accuracy(shown):
 
 def test_group_charts_use_the_group_template(shown):
     spec = only_vega(shown, "plots/groups/accuracy/2.1.csv")["content"]
-    assert spec["encoding"]["y"]["title"] == "accuracy (fraction)"
-    assert spec["encoding"]["x"]["field"] == "epoch"
-    assert spec["encoding"]["strokeDash"]["field"] == "split"
-    assert spec["encoding"]["color"]["field"] == "revision and run"
+    assert spec["spec"]["encoding"]["y"]["title"] == "accuracy (fraction)"
+    assert spec["spec"]["encoding"]["x"]["field"] == "epoch"
+    assert spec["facet"]["column"]["field"] == "split"
+    assert spec["spec"]["encoding"]["strokeDash"]["field"] == "rev"
+    assert spec["spec"]["encoding"]["color"]["field"] == "run"
     loss = only_vega(shown, "plots/groups/loss/2.1.csv")["content"]
-    assert loss["encoding"]["y"]["title"] == "cross-entropy loss (nats)"
+    assert loss["spec"]["encoding"]["y"]["title"] == "cross-entropy loss (nats)"
 
 
 def test_show_lists_the_figures_and_the_examples_as_images(shown):

@@ -92,6 +92,13 @@ def page(scripts, versions):
     <style>
         table {{
             border-spacing: 15px;
+            table-layout: fixed;
+            width: 100%;
+        }}
+        /* Two revisions' matplotlib figures side by side: each fits its half of the page. */
+        img {{
+            max-width: 100%;
+            height: auto;
         }}
     </style>
 </head>
