@@ -71,7 +71,8 @@ def load_classifier(run, best=False, models=MODELS, runs=RUNS, provenance=PROVEN
         hidden, dtype = list(config["hidden"]), np.dtype(config["dtype"])
     except FileNotFoundError:
         raise PredictError(f"{config_path}: not found; is {run!r} a run of params.yaml "
-                           f"`experiments`, trained (`dvc repro`) or pulled (`dvc pull`)?") from None
+                           f"`experiments`, trained (`dvc repro`) or pulled (`dvc pull`)?"
+                           ) from None
     except (ValueError, TypeError, KeyError) as error:
         raise PredictError(f"{config_path}: expected a run's config with 'hidden' and "
                            f"'dtype': {error!r}") from None

@@ -1,7 +1,6 @@
 """Using a trained run: the best epoch's weights, `python -m stages.predict`, the docs' snippet."""
 import json
 import re
-import subprocess
 import sys
 import zipfile
 
