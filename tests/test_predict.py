@@ -127,13 +127,13 @@ def first_test_image(project, zip_path, out):
     return out
 
 
-def network_on_prepared_row(project, run):
-    """Probabilities the trained network gives row 0 of the prepared test set: (12,)."""
+def network_on_prepared_row(project, run, model_file):
+    """Probabilities models/<model_file> gives row 0 of the prepared test set: (12,)."""
     with np.load(project.path / "data/prepared/omniglot_12.npz") as prepared:
         x = prepared["test_x"][:1].T
     config = json.loads((project.path / f"metrics/runs/{run}/config.json").read_text())
     model = mlp.MLP(SIDE * SIDE, 12, config["hidden"], dtype=np.dtype(config["dtype"]))
-    model.loadparams(*mlp.load_params(project.path / f"models/{run}.npz"))
+    model.loadparams(*mlp.load_params(project.path / "models" / model_file))
     logits = model.forward(x.astype(config["dtype"]), train=False)[:, 0].astype(np.float64)
     return np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
 
@@ -153,13 +153,15 @@ def test_predict_on_an_omniglot_png_matches_the_network_on_the_prepared_data(
     project.run("dvc", "repro", "train@small")
     image = first_test_image(project, shared_omniglot / "images_background.zip",
                              tmp_path / "0001_01.png")
-    expected = network_on_prepared_row(project, "small")
     alphabets = json.loads((project.path / "data/omniglot_12.source.json").read_text())[
         "alphabets"]
-    label = int(expected.argmax())
-
-    shown = project.run("python", "-m", "stages.predict", "small", str(image)).stdout
-    assert shown == f"{image}: {alphabets[label]} {expected[label]:.3f}\n"
+    for model_file, options in (("small.npz", []), ("small.best.npz", ["--best"])):
+        expected = network_on_prepared_row(project, "small", model_file)
+        label = int(expected.argmax())
+        shown = project.run("python", "-m", "stages.predict", "small", *options,
+                            str(image)).stdout
+        assert shown == f"{image}: {alphabets[label]} {expected[label]:.3f}\n"
+    expected = network_on_prepared_row(project, "small", "small.npz")
     documented = project.run(sys.executable, "-c", snippet(image)).stdout.split()
-    assert documented[0] == alphabets[label]
-    assert float(documented[1]) == pytest.approx(expected[label], rel=1e-5)
+    assert documented[0] == alphabets[int(expected.argmax())]
+    assert float(documented[1]) == pytest.approx(expected.max(), rel=1e-5)
