@@ -101,7 +101,7 @@ def test_a_grid_split_over_two_clones_trains_each_run_once(team):
     assert all(f'"{name}"' in summary for name in TINY_EXPERIMENTS)
 
 
-def test_an_experiment_pushed_to_origin_is_pulled_with_its_models(team):
+def test_an_experiment_pushed_to_origin_is_pulled_or_restored_elsewhere(team):
     lead = team.lead
     lead.run("dvc", "repro")
     lead.commit("results")
@@ -110,7 +110,7 @@ def test_an_experiment_pushed_to_origin_is_pulled_with_its_models(team):
     lead.run("dvc", "exp", "run", "-n", "ink", "-S", "fetch.pixels=ink")
     ink_files = [path for name in TINY_EXPERIMENTS for path in run_files(name)]
     ink = contents(lead, ink_files)
-    lead.run("dvc", "exp", "push", "origin", "ink")
+    lead.run("dvc", "exp", "push", "--run-cache", "origin", "ink")
 
     clone = team.clone("clone")
     assert "ink" in clone.run("dvc", "exp", "list", "origin").stdout
@@ -119,6 +119,12 @@ def test_an_experiment_pushed_to_origin_is_pulled_with_its_models(team):
     assert "pixels: ink" in (clone.path / "params.yaml").read_text()
     assert contents(clone, ink_files) == ink
     assert ran(clone.run("dvc", "repro")) == set()
+
+    # The same configuration, run again as a new experiment elsewhere: restored, not trained.
+    other = team.clone("other")
+    again = other.run("dvc", "exp", "run", "--pull", "-n", "ink-again", "-S", "fetch.pixels=ink")
+    assert ran(again) & TRAIN_STAGES == set() and restored(again) == TRAIN_STAGES
+    assert contents(other, ink_files) == ink
 
 
 def test_the_train_stage_caches_every_output():
