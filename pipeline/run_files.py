@@ -1,4 +1,7 @@
-"""What one training run leaves behind: curves, metrics, timing, resolved config, model.
+"""What one training run leaves behind: curves, metrics, timing, resolved config, models.
+
+Two models: the final epoch's weights at paths.model, and the best epoch's (by
+test accuracy) next to them, at best_model_path(paths.model).
 
 metrics.json holds only results that are a pure function of the params and
 seed (byte-identical on a rerun); wall-clock figures live in timing.json.
@@ -29,14 +32,26 @@ def run_metrics(result, epochs_planned):
     return metrics
 
 
+def best_model_path(model_path):
+    """models/<run>.npz -> models/<run>.best.npz"""
+    return model_path.with_name(f"{model_path.stem}.best.npz")
+
+
+def model_bytes(model):
+    """An npz of model.getWs() and model.getbs(), as mlpcore.save_params writes it."""
+    buffer = io.BytesIO()
+    mlp.save_params(buffer, model)
+    return buffer.getvalue()
+
+
 def write_run(paths, experiment, result, wall_seconds, confusion):
     """Write every output of a run; metrics.json last, so its presence means 'complete'.
 
+    When no epoch finished (divergence in the first), the best model is the final one.
     confusion: (num_classes, num_classes) test-set counts of the final model, row = true class.
     """
-    buffer = io.BytesIO()
-    mlp.save_params(buffer, result.model)
-    write_bytes(paths.model, buffer.getvalue())
+    write_bytes(paths.model, model_bytes(result.model))
+    write_bytes(best_model_path(paths.model), model_bytes(result.best or result.model))
     write_text(paths.curves, curve_csv(result.curve))
     write_json(paths.run_dir / "config.json", experiment.resolved())
     write_json(paths.run_dir / "confusion.json", {"test": confusion.tolist()})

@@ -15,12 +15,33 @@ from .curves import EpochLog
 EVAL_CHUNK = 2048  # images per inference pass: large enough for efficient GEMMs
 
 
+class Snapshot(NamedTuple):
+    """Copies of a model's weights after the epoch `log`; mlp.save_params accepts it.
+
+    Ws: [(out, in)], bs: [(out, 1)], first layer first.
+    """
+    log: EpochLog
+    Ws: list
+    bs: list
+
+    @classmethod
+    def of(cls, model, log):
+        return cls(log, [w.copy() for w in model.getWs()], [b.copy() for b in model.getbs()])
+
+    def getWs(self):
+        return self.Ws
+
+    def getbs(self):
+        return self.bs
+
+
 @dataclass
 class TrainingResult:
     model: mlp.MLP
     curve: list = field(default_factory=list)  # EpochLog per finished epoch
     status: str = "completed"                  # or "diverged"
     diverged_at_epoch: Optional[int] = None
+    best: Optional[Snapshot] = None            # the weights at the first best test accuracy
 
 
 class Split(NamedTuple):
@@ -74,7 +95,8 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
 
     All randomness comes from config.seed: one stream for initialization and
     dropout, one for the order of the examples. Stops early, with status
-    "diverged", when a loss stops being finite.
+    "diverged", when a loss stops being finite. result.best keeps a copy of the
+    weights after the first epoch of highest test accuracy (metrics' best_epoch).
     """
     dtype = np.dtype(config.dtype)
     train_split = to_split(dataset.train_x, dataset.train_y, dataset.num_classes, dtype)
@@ -91,6 +113,8 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
             if log is None or not np.isfinite([log.train_loss, log.test_loss]).all():
                 result.status, result.diverged_at_epoch = "diverged", epoch
                 break
+            if result.best is None or log.test_accuracy > result.best.log.test_accuracy:
+                result.best = Snapshot.of(model, log)
             result.curve.append(log)
             if on_epoch:
                 on_epoch(log)

@@ -1,0 +1,163 @@
+"""Using a trained run: the best epoch's weights, `python -m stages.predict`, the docs' snippet."""
+import csv
+import json
+import re
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mlpcore as mlp
+from pipeline.run_files import best_model_path
+from pipeline.training import evaluate, to_split
+from stages import predict
+from tests.conftest import ROOT
+from tests.test_training import blobs, params_with, run_into
+
+SIDE = 105
+
+
+def test_the_best_model_holds_the_weights_of_the_best_epoch(tmp_path):
+    # A small network at a large step on hard blobs: test accuracy peaks before the end.
+    data = blobs(classes=6, train=60, test=120)
+    paths, result = run_into(tmp_path, params_with({"epochs": 12, "lr": 0.5, "hidden": [4]}),
+                             dataset=data)
+    metrics = json.loads((paths.run_dir / "metrics.json").read_text())
+    test = to_split(data.test_x, data.test_y, data.num_classes, np.float64)
+
+    def test_accuracy(path):
+        model = mlp.MLP(data.test_x.shape[1], data.num_classes, [4])
+        model.loadparams(*mlp.load_params(path))
+        return evaluate(model, test)[1]
+
+    assert best_model_path(paths.model) == tmp_path / "model.best.npz"
+    assert test_accuracy(best_model_path(paths.model)) == metrics["best_test_accuracy"]
+    assert test_accuracy(paths.model) == metrics["final_test_accuracy"]
+    assert result.best.log.epoch == metrics["best_epoch"] < metrics["epochs_run"]
+    assert metrics["best_test_accuracy"] > metrics["final_test_accuracy"]
+
+
+# --- the command, on a hand-made run: refusals -------------------------------------------
+
+@pytest.fixture
+def made_run(tmp_path, monkeypatch):
+    """A project root with a random 1x8 network `r` and a data report; cwd is it."""
+    alphabets = [f"A{i}" for i in range(12)]
+    model = mlp.MLP(SIDE * SIDE, 12, [8], rng=np.random.default_rng(1), dtype=np.float32)
+    (tmp_path / "models").mkdir()
+    mlp.save_params(tmp_path / "models/r.npz", model)
+    (tmp_path / "metrics/runs/r").mkdir(parents=True)
+    (tmp_path / "metrics/runs/r/config.json").write_text(
+        json.dumps({"hidden": [8], "dtype": "float32"}))
+    (tmp_path / "metrics/data.json").write_text(json.dumps(
+        {"class_names": alphabets, "pixels": {"encoding": "stored", "order": "C"}}))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def png(path, mode="1", size=(SIDE, SIDE), fmt="PNG"):
+    Image.new(mode, size, 1 if mode == "1" else 255).save(path, fmt)
+    return path
+
+
+def refusal(capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        predict.main(argv)
+    message = str(exited.value.code)
+    assert exited.value.code not in (0, None) and "\n" not in message
+    assert "Traceback" not in capsys.readouterr().err
+    return message
+
+
+def test_a_blank_1bit_png_gets_an_alphabet_and_a_probability(made_run, capsys):
+    predict.main(["r", str(png(made_run / "blank.png"))])
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(r".*blank\.png: A\d+ (0|1)\.\d{3}", line), line
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: png(d / "rgb.png", mode="RGB"), "expected a 1-bit 105x105 PNG"),
+    (lambda d: png(d / "gray.png", mode="L"), "found PNG mode 'L'"),
+    (lambda d: png(d / "small.png", size=(28, 28)), "size (28, 28)"),
+    (lambda d: png(d / "one.gif", fmt="GIF"), "found GIF"),
+    (lambda d: (d / "text.png").write_text("not an image") and d / "text.png",
+     "not a readable image"),
+    (lambda d: d / "missing.png", "missing.png: not a readable image"),
+])
+def test_anything_but_a_105x105_1bit_png_is_refused_in_one_line(made_run, capsys, make,
+                                                                  expected):
+    path = make(made_run)
+    message = refusal(capsys, ["r", str(path)])
+    assert str(path) in message and expected in message, message
+
+
+def test_a_huge_file_is_refused_before_decoding(made_run, capsys):
+    path = made_run / "huge.png"
+    with path.open("wb") as handle:
+        handle.truncate(predict.MAX_PNG_BYTES + 1)
+    assert "bytes; expected a 1-bit" in refusal(capsys, ["r", str(path)])
+
+
+def test_a_missing_run_or_broken_files_are_refused_in_one_line(made_run, capsys):
+    image = str(png(made_run / "blank.png"))
+    assert "metrics/runs/nope/config.json: not found" in refusal(capsys, ["nope", image])
+    assert "r.best.npz: not found" in refusal(capsys, ["r", "--best", image])
+    (made_run / "models/r.npz").write_text("junk")
+    assert "models/r.npz: not a model" in refusal(capsys, ["r", image])
+    (made_run / "metrics/data.json").write_text(json.dumps({"source": "course"}))
+    assert "data report with 'class_names' and 'pixels'" in refusal(capsys, ["r", image])
+
+
+# --- on a real trained run: what predict says is what the network says on the npz --------
+
+def first_test_image(project, zip_path, out):
+    """The PNG behind row 0 of the prepared test set: the manifest's first test row."""
+    with (project.path / "data/course_fall2024/omniglot_12_fall2024.csv").open() as rows:
+        row = next(row for row in csv.DictReader(rows) if row["split"] == "test")
+    folder = f"/{row['alphabet']}/character{int(row['character']):02d}/"
+    with zipfile.ZipFile(zip_path) as archive:
+        entry = next(name for name in archive.namelist()
+                     if folder in name and name.endswith(f"_{int(row['drawer']):02d}.png"))
+        out.write_bytes(archive.read(entry))
+    return out
+
+
+def network_on_prepared_row(project, run, model_file):
+    """Probabilities models/<model_file> gives row 0 of the prepared test set: (12,)."""
+    with np.load(project.path / "data/prepared/omniglot_12.npz") as prepared:
+        x = prepared["test_x"][:1].T
+    config = json.loads((project.path / f"metrics/runs/{run}/config.json").read_text())
+    model = mlp.MLP(SIDE * SIDE, 12, config["hidden"], dtype=np.dtype(config["dtype"]))
+    model.loadparams(*mlp.load_params(project.path / "models" / model_file))
+    logits = model.forward(x.astype(config["dtype"]), train=False)[:, 0].astype(np.float64)
+    return np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+
+
+def snippet(image):
+    """The Python block of docs/using-a-model.md, for run `small` and `image`."""
+    text = (ROOT / "docs/using-a-model.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    return code.replace('"two_60_mom_drop", "path/to/0110_01.png"', f'"small", "{image}"')
+
+
+@pytest.mark.parametrize("pixels, order", [("stored", "C"), ("ink", "F")])
+def test_predict_on_an_omniglot_png_matches_the_network_on_the_prepared_data(
+        tiny_pipeline, shared_omniglot, tmp_path, pixels, order):
+    project = tiny_pipeline
+    project.set_params(lambda params: params["prepare"].update(pixels=pixels, order=order))
+    project.run("dvc", "repro", "train@small")
+    image = first_test_image(project, shared_omniglot / "images_background.zip",
+                             tmp_path / "0001_01.png")
+    alphabets = json.loads((project.path / "metrics/data.json").read_text())["class_names"]
+    for model_file, options in (("small.npz", []), ("small.best.npz", ["--best"])):
+        expected = network_on_prepared_row(project, "small", model_file)
+        label = int(expected.argmax())
+        shown = project.run("python", "-m", "stages.predict", "small", *options,
+                            str(image)).stdout
+        assert shown == f"{image}: {alphabets[label]} {expected[label]:.3f}\n"
+    expected = network_on_prepared_row(project, "small", "small.npz")
+    documented = project.run(sys.executable, "-c", snippet(image)).stdout.split()
+    assert documented[0] == alphabets[int(expected.argmax())]
+    assert float(documented[1]) == pytest.approx(expected.max(), rel=1e-5)
