@@ -12,6 +12,13 @@ def points(delta):
     return "n/a" if delta is None else f"{100 * delta:+.1f} pp"
 
 
+def status(row):
+    """The run's status, flagged when its final training loss is above its first epoch's."""
+    if row.get("training_loss_rose"):
+        return f"{row['status']}, training loss rose"
+    return row["status"]
+
+
 def run_table(rows):
     header = ("| group | run | hidden | momentum | dropout | lr | init | final train acc "
               "| final test acc | best test acc (epoch) | epochs | time | status |")
@@ -26,7 +33,7 @@ def run_table(rows):
             f"| {row['dropout']:g} | {row['lr']:g} | {row['init']} "
             f"| {percent(row['final_train_accuracy'])} | {percent(row['final_test_accuracy'])} "
             f"| {best} | {row['epochs_run']} | "
-            f"{'n/a' if seconds is None else f'{seconds:.0f} s'} | {row['status']} |")
+            f"{'n/a' if seconds is None else f'{seconds:.0f} s'} | {status(row)} |")
     return "\n".join(lines)
 
 

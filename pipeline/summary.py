@@ -14,7 +14,8 @@ COMPARED = ("final_train_accuracy", "final_test_accuracy", "best_test_accuracy")
 def run_row(run):
     """One line of the report's table."""
     keys = ("status", "epochs_run", "final_train_accuracy", "final_test_accuracy",
-            "best_test_accuracy", "best_epoch", "final_train_loss", "final_test_loss")
+            "best_test_accuracy", "best_epoch", "final_train_loss", "final_test_loss",
+            "training_loss_rose")
     return {"name": run.name, "group": run.group, "label": run.label,
             **{key: run.config[key] for key in FACTORS},
             **{key: run.metrics.get(key) for key in keys},
@@ -85,5 +86,7 @@ def summarize(runs, group_order):
         "best_final_test_accuracy": best.metrics["final_test_accuracy"] if best else None,
         "runs_completed": sum(run.metrics.get("status") == "completed" for run in runs),
         "runs_diverged": sum(run.metrics.get("status") == "diverged" for run in runs),
+        "runs_training_loss_rose": sum(bool(run.metrics.get("training_loss_rose"))
+                                       for run in runs),
         "total_wall_seconds": round(sum(run.timing.get("wall_seconds", 0) for run in runs), 1),
     }

@@ -7,7 +7,6 @@ pixels reshaped to 105x105 twice: row-major (C) on the left, column-major (F)
 on the right. The side that shows upright characters tells the order in which
 the pixels were flattened; the other side shows them transposed.
 """
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.atomic import atomic_path  # noqa: E402
-from pipeline.params import ParamsError, check_values, load_params, parse, section  # noqa: E402
+from pipeline.params import check_values, load_params, parse, section  # noqa: E402
 from pipeline.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
+from pipeline.stage_runner import run_stage  # noqa: E402
 
 PREPARED = Path("data/prepared/omniglot_12.npz")
 FIGURE = Path("plots/examples.png")
@@ -68,13 +68,13 @@ def render_examples(dataset, per_class, path=FIGURE):
         plt.close(figure)
 
 
+def examples():
+    params = parse(ExamplesParams, section(load_params(), "examples"), "params.yaml:examples")
+    render_examples(load_prepared(PREPARED), params.per_class)
+
+
 def main():
-    try:
-        params = parse(ExamplesParams, section(load_params(), "examples"),
-                       "params.yaml:examples")
-        render_examples(load_prepared(PREPARED), params.per_class)
-    except (ParamsError, PreparedError) as error:
-        sys.exit(f"examples: {error}")
+    run_stage("examples", examples, errors=(PreparedError,))
     print(f"examples: {FIGURE}")
 
 

@@ -9,10 +9,13 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.curves import CurveError
 from pipeline.figures import METRICS, figure_name, group_figure, save_figure
 from pipeline.group_curves import write_group_tables
-from pipeline.params import check_values, load_params, parse, section
-from pipeline.results import by_group, load_runs
+from pipeline.params import (check_values, experiment_names, group_titles, load_params, parse,
+                             section)
+from pipeline.results import InputFileError, by_group, load_runs
+from pipeline.stage_runner import run_stage
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,15 @@ def main(argv=None):
     for name in ("runs_dir", "curves_dir", "png_dir", "svg_dir", "tables_dir"):
         parser.add_argument(name, type=Path)
     args = parser.parse_args(argv)
+    run_stage("figures", lambda: figures(args), errors=(InputFileError, CurveError))
+
+
+def figures(args):
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
-    runs = load_runs(list(section(params, "experiments")), args.runs_dir, args.curves_dir)
-    render_figures(runs, section(params, "groups"), figure_params,
+    section(params, "experiments")
+    runs = load_runs(experiment_names(params), args.runs_dir, args.curves_dir)
+    render_figures(runs, group_titles(params), figure_params,
                    args.png_dir, args.svg_dir, args.tables_dir)
 
 

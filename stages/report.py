@@ -4,16 +4,34 @@
                             <examples png> <summary json> <report md>
 """
 import argparse
-import json
 import os
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
+from pipeline.curves import CurveError
 from pipeline.figures import METRICS, figure_name
-from pipeline.params import load_params, section
+from pipeline.params import experiment_names, group_titles, load_params, section
 from pipeline.report_markdown import report_markdown
-from pipeline.results import by_group, load_runs
+from pipeline.results import (INTEGER, TEXT, InputFileError, by_group, check_fields, load_runs,
+                              read_json)
+from pipeline.stage_runner import run_stage
 from pipeline.summary import summarize
+
+# What the report takes from the prepare stage's metrics/data.json.
+DATA_FIELDS = {"source": TEXT, "num_classes": INTEGER}
+SPLIT_FIELDS = {"images": INTEGER}
+
+
+def read_data_report(path):
+    """metrics/data.json with the fields data_lines uses, or InputFileError naming it."""
+    report = check_fields(read_json(path), DATA_FIELDS, path)
+    for part, fields in (("train", SPLIT_FIELDS), ("test", SPLIT_FIELDS),
+                         ("archive", {"sha256": TEXT})):
+        if not isinstance(report.get(part), dict):
+            raise InputFileError(f"{path}: {part}: expected an object, found "
+                                 f"{report.get(part)!r}")
+        check_fields(report[part], fields, f"{path}: {part}")
+    return report
 
 
 def data_lines(data_report):
@@ -49,10 +67,15 @@ def main(argv=None):
                  "summary_json", "report_md"):
         parser.add_argument(name, type=Path)
     args = parser.parse_args(argv)
+    run_stage("report", lambda: report(args), errors=(InputFileError, CurveError))
+
+
+def report(args):
     params = load_params()
-    runs = load_runs(list(section(params, "experiments")), args.runs_dir, args.curves_dir)
-    data_report = json.loads(args.data_report.read_text(encoding="utf-8"))
-    summary, markdown = build_report(runs, section(params, "groups"), data_report,
+    section(params, "experiments")
+    runs = load_runs(experiment_names(params), args.runs_dir, args.curves_dir)
+    data_report = read_data_report(args.data_report)
+    summary, markdown = build_report(runs, group_titles(params), data_report,
                                      args.figures_dir, args.examples_png, args.report_md)
     write_json(args.summary_json, summary)
     write_text(args.report_md, markdown)
