@@ -124,6 +124,8 @@ def read_metrics(path):
     if metrics["status"] not in STATUSES:
         raise InputFileError(f"{path}: status: expected one of {list(STATUSES)}, "
                              f"found {metrics['status']!r}")
+    if metrics["status"] == "diverged" and "diverged_at_epoch" not in metrics:
+        raise InputFileError(f"{path}: status 'diverged' without diverged_at_epoch")
     return metrics
 
 
