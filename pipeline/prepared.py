@@ -4,6 +4,7 @@ Stored as an uncompressed npz (plain arrays, no pickle), so it loads in a
 fraction of a second. The zip entries carry a fixed date, so the same arrays
 always give the same bytes and DVC sees no change when nothing changed.
 """
+import math
 import zipfile
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 LABEL_DTYPE = np.dtype(np.int64)
 FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                  (2, 0): np.lib.format.read_array_header_2_0}
 
 
 class PreparedError(ValueError):
@@ -51,10 +54,37 @@ def save_prepared(path, dataset):
                                           allow_pickle=False)
 
 
+def check_sizes(path):
+    """Refuse entries whose .npy header declares more bytes than the entry holds.
+
+    numpy allocates the declared shape before reading a zip entry, so a header
+    could otherwise choose the allocation. Entries must be stored uncompressed,
+    as save_prepared writes them: then no entry holds more than the file's size.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise PreparedError(f"{path}: {info.filename}: compressed; expected the "
+                                    f"uncompressed entries `dvc repro prepare` writes")
+            with archive.open(info) as entry:
+                version = np.lib.format.read_magic(entry)
+                if version not in HEADER_READERS:
+                    raise PreparedError(f"{path}: {info.filename}: .npy format {version}; "
+                                        f"expected {sorted(HEADER_READERS)}")
+                shape, _, dtype = HEADER_READERS[version](entry)
+                declared = math.prod(shape) * dtype.itemsize
+                if declared != info.file_size - entry.tell():
+                    raise PreparedError(
+                        f"{path}: {info.filename}: its header declares {shape} {dtype} "
+                        f"({declared} bytes) but the entry holds "
+                        f"{info.file_size - entry.tell()}")
+
+
 def load_prepared(path):
     """The Dataset stored at `path`; PreparedError naming the file if anything is off."""
     expected = sorted(ARRAYS + ("num_classes",))
     try:
+        check_sizes(path)
         stored = np.load(path, allow_pickle=False)
         if not isinstance(stored, np.lib.npyio.NpzFile):
             raise PreparedError(f"{path}: expected an npz archive, found a single array")

@@ -4,13 +4,16 @@ Every malicious pickle here is written by hand (opcodes, or an object whose
 __reduce__ names numpy's constructor): no large array is ever pickled, and
 with the bounds in place none is ever allocated.
 """
+import io
 import pickle
 import struct
+import zipfile
 
 import numpy as np
 import pytest
 
 from pipeline.course_archive import ArchiveError, read_course_archive
+from pipeline.prepared import PreparedError, load_prepared
 from pipeline.safe_pickle import UnsafePickleError, load_arrays
 from stages.prepare import PrepareParams, prepare
 from tests.data_helpers import member, tar_bytes, tiny_data, write_provenance
@@ -134,3 +137,27 @@ def test_big_endian_and_fortran_arrays_keep_their_values():
     array = np.asfortranarray(np.arange(12, dtype=">f8").reshape(3, 4))
     loaded = load_arrays(pickle.dumps(array, protocol=2), "x.pkl")
     assert loaded.dtype == np.dtype(">f8") and np.array_equal(loaded, array)
+
+
+# The same class elsewhere: numpy sizes a zip entry's array by its .npy header.
+def npy_header(shape, descr="|u1"):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("entry, compression, expected", [
+    (npy_header((10 ** 12,)) + b"abc", zipfile.ZIP_STORED,
+     "train_x.npy: its header declares (1000000000000,) uint8 (1000000000000 bytes) but the "
+     "entry holds 3"),
+    (npy_header((1 << 20,)) + bytes(1 << 20), zipfile.ZIP_DEFLATED,
+     "train_x.npy: compressed; expected the uncompressed entries"),
+])
+def test_a_prepared_file_cannot_choose_its_allocation(tmp_path, entry, compression, expected):
+    path = tmp_path / "prepared.npz"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("train_x.npy", entry)
+    with pytest.raises(PreparedError) as error:
+        load_prepared(path)
+    assert str(error.value).startswith(f"{path}: {expected}")
