@@ -45,9 +45,9 @@ def atomic_path(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    os.chmod(temp, FILE_MODE)
-    try:
+    try:  # from here on, a signal's SystemExit still removes the temp file
+        os.close(handle)
+        os.chmod(temp, FILE_MODE)
         yield Path(temp)
         os.replace(temp, path)
     finally:
