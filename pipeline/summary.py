@@ -86,7 +86,5 @@ def summarize(runs, group_order):
         "best_final_test_accuracy": best.metrics["final_test_accuracy"] if best else None,
         "runs_completed": sum(run.metrics.get("status") == "completed" for run in runs),
         "runs_diverged": sum(run.metrics.get("status") == "diverged" for run in runs),
-        "runs_training_loss_rose": sum(bool(run.metrics.get("training_loss_rose"))
-                                       for run in runs),
         "total_wall_seconds": round(sum(run.timing.get("wall_seconds", 0) for run in runs), 1),
     }
