@@ -49,7 +49,7 @@ def main(argv=None):
 def figures(args):
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
-    section(params, "experiments")
+    section(params, "experiments"), section(params, "groups")  # both required here
     runs = load_runs(experiment_names(params), args.runs_dir, args.curves_dir)
     render_figures(runs, group_titles(params), figure_params,
                    args.png_dir, args.svg_dir, args.tables_dir)

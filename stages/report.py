@@ -72,7 +72,7 @@ def main(argv=None):
 
 def report(args):
     params = load_params()
-    section(params, "experiments")
+    section(params, "experiments"), section(params, "groups")  # both required here
     runs = load_runs(experiment_names(params), args.runs_dir, args.curves_dir)
     data_report = read_data_report(args.data_report)
     summary, markdown = build_report(runs, group_titles(params), data_report,

@@ -29,6 +29,15 @@ with atomic_path(sys.argv[1]) as temp:
         time.sleep(60)
 """
 
+# The train stage's own main(), once its imports are done: a SIGTERM during the
+# imports would meet Python's default handler, before any stage code runs.
+TRAIN = """
+import sys
+import stages.train
+print("imported", flush=True)
+stages.train.main(sys.argv[1:])
+"""
+
 
 def start(args, cwd):
     return subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE,
@@ -57,13 +66,6 @@ def test_sigterm_in_the_middle_of_a_write_removes_the_temp_file(tmp_path):
     assert temp_files(tmp_path) == [] and not target.exists()
 
 
-def wait_for(condition, seconds=60):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_sigterm_stops_a_training_stage_cleanly(tmp_path):
     rng = np.random.default_rng(0)
     x = (rng.random((64, 11025)) < 0.2).astype(np.uint8)
@@ -72,9 +74,10 @@ def test_sigterm_stops_a_training_stage_cleanly(tmp_path):
     params = {"train": {**DEFAULTS, "epochs": 100_000, "hidden": [8]},
               "experiments": {"long": {"group": "2.1"}}}
     (tmp_path / "params.yaml").write_text(json.dumps(params))
-    process = start(["-m", "stages.train", "long", "prepared.npz", "models/long.npz",
-                     "runs/long", "curves/long.csv"], tmp_path)
-    time.sleep(3)  # well into training: imports and the first epochs are done
+    process = start(["-c", TRAIN, "long", "prepared.npz", "models/long.npz", "runs/long",
+                     "curves/long.csv"], tmp_path)
+    assert process.stdout.readline() == "imported\n"
+    time.sleep(1)  # well into training
     assert process.poll() is None
     status, stderr = terminate(process)
     assert status == 128 + signal.SIGTERM
