@@ -59,7 +59,10 @@ def check_sections(params, path=PARAMS_FILE):
 
 def check_name(name, where):
     """`name` if it may serve as a file name and a command-line word (NAME_RULE)."""
-    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
+    if not isinstance(name, str):
+        raise ParamsError(f"{where}: name {name!r} is a {type(name).__name__}; expected text "
+                          f"(quote it in YAML) of {NAME_RULE}")
+    if not NAME_PATTERN.fullmatch(name):
         raise ParamsError(f"{where}: name {name!r} is not allowed; expected {NAME_RULE}")
     return name
 
