@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pipeline.prepared import Dataset, save_prepared
 from tests.test_training import DEFAULTS
@@ -45,8 +46,8 @@ def start(args, cwd):
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def terminate(process):
-    process.send_signal(signal.SIGTERM)
+def terminate(process, signum=signal.SIGTERM):
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=30)
     return process.returncode, stderr
 
@@ -66,7 +67,8 @@ def test_sigterm_in_the_middle_of_a_write_removes_the_temp_file(tmp_path):
     assert temp_files(tmp_path) == [] and not target.exists()
 
 
-def test_sigterm_stops_a_training_stage_cleanly(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_a_training_stage_cleanly(tmp_path, signum):
     rng = np.random.default_rng(0)
     x = (rng.random((64, 11025)) < 0.2).astype(np.uint8)
     y = np.arange(64, dtype=np.int64) % 3
@@ -79,8 +81,8 @@ def test_sigterm_stops_a_training_stage_cleanly(tmp_path):
     assert process.stdout.readline() == "imported\n"
     time.sleep(1)  # well into training
     assert process.poll() is None
-    status, stderr = terminate(process)
-    assert status == 128 + signal.SIGTERM
+    status, stderr = terminate(process, signum)
+    assert status == 128 + signum
     assert "Traceback" not in stderr
     assert temp_files(tmp_path) == []
     assert not (tmp_path / "runs").exists() and not (tmp_path / "models").exists()
