@@ -3,8 +3,9 @@
 
 Writing is reproducible (fixed member metadata and pickle protocol), so the
 same arrays give the same bytes. Reading never touches the disk: every member
-is checked first, then the one expected pickle is streamed into an unpickler
-that only rebuilds numpy arrays.
+is checked first, then the one expected pickle is read into memory and given
+to an unpickler that only rebuilds numpy arrays, made of the pickle's own bytes
+(together no larger than the member).
 """
 import io
 import pickle
@@ -67,7 +68,10 @@ def read_course_archive(path, max_member_bytes):
     try:
         with tar:
             member = expected_member(list_members(tar, path), path, max_member_bytes)
-            return load_arrays(tar.extractfile(member), f"{path}:{member.name}")
+            # Read whole (member.size is within max_member_bytes): the unpickler
+            # then sizes every array by these bytes, never by what the pickle declares.
+            payload = tar.extractfile(member).read(member.size)
+            return load_arrays(payload, f"{path}:{member.name}")
     except (ArchiveError, UnsafePickleError):
         raise
     except DAMAGE as error:
@@ -115,6 +119,6 @@ def check_member(member, path, max_member_bytes):
         problem = f"unsupported member type {member.type!r}"
     elif member.size > max_member_bytes:
         problem = (f"{member.size} bytes, more than the limit of "
-                   f"{max_member_bytes / MIB:g} MiB (prepare.max_member_mb)")
+                   f"{max_member_bytes / MIB:g} MiB (fetch.max_input_mb)")
     if problem:
         raise ArchiveError(f"{path}: refusing member {name!r}: {problem}")

@@ -1,6 +1,14 @@
 """The per-epoch curve of a run and its CSV file (plots/curves/<name>.csv)."""
+import math
 from pathlib import Path
 from typing import NamedTuple
+
+# About 100 bytes an epoch: room for far more epochs than train.epochs allows.
+MAX_CURVE_BYTES = 64 << 20
+
+
+class CurveError(ValueError):
+    """A curves CSV that is missing or malformed; the message names the file and line."""
 
 
 class EpochLog(NamedTuple):
@@ -23,14 +31,31 @@ def curve_csv(curve):
 
 
 def read_curve(path):
-    """Rows of a curves CSV as EpochLog; errors name the file and line."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    """Rows of a curves CSV as EpochLog: epochs 1, 2, ... with finite values."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CURVE_BYTES:
+            raise CurveError(f"{path}: larger than {MAX_CURVE_BYTES} bytes; expected the "
+                             f"curve a training stage wrote")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise CurveError(f"{path}: missing; has its training stage run?") from None
+    except (OSError, UnicodeError) as error:
+        raise CurveError(f"{path}: not readable ({error})") from None
     if not lines or tuple(lines[0].split(",")) != CURVE_COLUMNS:
-        raise ValueError(f"{path}: expected the header {','.join(CURVE_COLUMNS)}")
-    curve = []
-    for number, line in enumerate(lines[1:], start=2):
-        values = line.split(",")
-        if len(values) != len(CURVE_COLUMNS):
-            raise ValueError(f"{path}:{number}: expected {len(CURVE_COLUMNS)} values")
-        curve.append(EpochLog(int(values[0]), *map(float, values[1:])))
-    return curve
+        raise CurveError(f"{path}: expected the header {','.join(CURVE_COLUMNS)}")
+    return [parse_row(path, number, line) for number, line in enumerate(lines[1:], start=2)]
+
+
+def parse_row(path, number, line):
+    """Line `number` of the file: epoch number-1 then four finite numbers."""
+    values = line.split(",")
+    try:
+        log = EpochLog(int(values[0]), *map(float, values[1:]))
+    except (ValueError, TypeError):
+        log = None
+    if (log is None or len(values) != len(CURVE_COLUMNS) or log.epoch != number - 1
+            or not all(map(math.isfinite, log[1:]))):
+        raise CurveError(f"{path}:{number}: expected epoch {number - 1} and "
+                         f"{len(CURVE_COLUMNS) - 1} finite numbers, found {line[:80]!r}")
+    return log

@@ -10,7 +10,21 @@ from typing import Literal
 
 from mlpcore import WEIGHT_INITS
 
-from .params import ParamsError, check_values, parse, section
+from .params import ParamsError, check_name, check_values, group_name, parse, section
+
+# Upper bounds that keep one run within a few GiB on a 24 GiB machine shared by
+# a few runs: 8 layers of 4096 units hold at most 11025*4096 + 7*4096**2 +
+# 4096*12 = 162 M weights, 1.3 GB per float64 copy, and training keeps about
+# four copies (weights, gradients, momentum, the saved model). A batch of 8192
+# images is 0.7 GB in float64 before the hidden activations.
+MAX_HIDDEN_SIZE = 4096
+MAX_HIDDEN_LAYERS = 8
+MAX_BATCH_SIZE = 8192
+# Not memory but time: 100000 epochs are 500 times the homework's 200 (days of
+# CPU); a larger value is a typo. Threads beyond 256 only oversubscribe the cores.
+MAX_EPOCHS = 100_000
+MAX_THREADS = 256
+MAX_SEED = 2 ** 63 - 1  # stays an int64 in every tool that reads config.json
 
 
 @dataclass(frozen=True)
@@ -31,14 +45,20 @@ class RunConfig:
         checks = [
             ("hidden", len(self.hidden) > 0 and min(self.hidden) >= 1,
              "a non-empty list of layer sizes >= 1"),
+            ("hidden", len(self.hidden) <= MAX_HIDDEN_LAYERS
+             and all(size <= MAX_HIDDEN_SIZE for size in self.hidden),
+             f"at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_SIZE} units"),
             ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
             ("lr", self.lr > 0, "> 0"),
             ("epochs", self.epochs >= 1, ">= 1"),
+            ("epochs", self.epochs <= MAX_EPOCHS, f"<= {MAX_EPOCHS}"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("batch_size", self.batch_size <= MAX_BATCH_SIZE, f"<= {MAX_BATCH_SIZE}"),
             ("init", self.init in WEIGHT_INITS, f"one of {sorted(WEIGHT_INITS)}"),
-            ("seed", self.seed >= 0, ">= 0"),
+            ("seed", 0 <= self.seed <= MAX_SEED, f"0..{MAX_SEED}"),
             ("threads", self.threads >= 1, ">= 1"),
+            ("threads", self.threads <= MAX_THREADS, f"<= {MAX_THREADS}"),
         ]
         check_values(self, where, checks)
 
@@ -65,23 +85,24 @@ def parse_experiment(params, name):
         known = sorted(experiments) if isinstance(experiments, dict) else []
         raise ParamsError(f"params.yaml:experiments: no experiment named {name!r}; "
                           f"known: {known}")
+    check_name(name, "params.yaml:experiments")
     where = f"params.yaml:experiments.{name}"
     overrides = experiments[name]
     if not isinstance(overrides, dict):
         raise ParamsError(f"{where}: expected a mapping of keys that differ from `train`, "
                           f"got {overrides!r}")
     overrides = dict(overrides)
-    group = overrides.pop("group", None)
-    if not isinstance(group, (str, int, float)) or isinstance(group, bool):
-        raise ParamsError(f"{where}.group: missing or not a string; every experiment names "
-                          f"its homework group, e.g. group: \"2.4\"")
+    if "group" not in overrides:
+        raise ParamsError(f"{where}.group: missing; every experiment names its homework "
+                          f"group, e.g. group: \"2.4\"")
+    group = check_name(group_name(overrides.pop("group"), f"{where}.group"), f"{where}.group")
     defaults = dataclasses.asdict(parse_defaults(params))
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
         raise ParamsError(f"{where}: unknown key(s) {unknown}; expected 'group' and keys of "
                           f"`train`: {sorted(defaults)}")
     config = parse(RunConfig, {**defaults, **overrides}, where)
-    return Experiment(name=name, group=str(group), config=config)
+    return Experiment(name=name, group=group, config=config)
 
 
 def parse_grid(params):

@@ -1,4 +1,4 @@
-"""params.yaml, read strictly: unknown keys, missing keys and wrong types are errors.
+"""params.yaml, read strictly: unknown keys and sections, missing keys and wrong types are errors.
 
 Each stage describes its section as a dataclass without defaults (params.yaml
 is the only place values live) and an optional validate(where) method for
@@ -6,6 +6,8 @@ value checks. YAML is read with ruamel.yaml, as DVC reads it, so a value like
 1e-3 means the same number to DVC and to the stage.
 """
 import dataclasses
+import math
+import re
 import typing
 from pathlib import Path
 
@@ -13,6 +15,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 PARAMS_FILE = "params.yaml"
+# Every top-level section any stage reads; a section not listed here is a typo
+# (e.g. `trian:`) and an error in every stage. A new stage adds its section here.
+SECTIONS = ("fetch", "prepare", "examples", "train", "experiments", "groups", "figures")
+# Experiment and group names become file names (models/<name>.npz,
+# plots/figures/<group>_loss.png) and words of DVC's command lines: no separators,
+# spaces or shell characters, and no leading '.' (hidden files) or '-' (options).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+NAME_RULE = "1-100 letters, digits, '_', '-' or '.', not starting with '.' or '-'"
 
 
 class ParamsError(ValueError):
@@ -30,7 +40,65 @@ def load_params(path=PARAMS_FILE):
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    check_sections(data, path)
     return data
+
+
+def check_sections(params, path=PARAMS_FILE):
+    """Refuse unknown top-level sections (only their names are read).
+
+    Run by load_params, so every stage refuses them before doing anything. Names of
+    experiments and groups are checked by the stages that use them, which dvc.yaml
+    lists as reading those sections.
+    """
+    unknown = [str(name) for name in params if name not in SECTIONS]
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {unknown}; expected sections "
+                          f"among {list(SECTIONS)}")
+
+
+def check_name(name, where):
+    """`name` if it may serve as a file name and a command-line word (NAME_RULE)."""
+    if not isinstance(name, str):
+        raise ParamsError(f"{where}: name {name!r} is a {type(name).__name__}; expected text "
+                          f"(quote it in YAML) of {NAME_RULE}")
+    if not NAME_PATTERN.fullmatch(name):
+        raise ParamsError(f"{where}: name {name!r} is not allowed; expected {NAME_RULE}")
+    return name
+
+
+def experiment_names(params, path=PARAMS_FILE):
+    """The experiments' names in params order, each checked; [] when there is no section."""
+    experiments = params.get("experiments", {})
+    if not isinstance(experiments, dict):
+        raise ParamsError(f"{path}:experiments: expected a mapping of experiment names to "
+                          f"settings, got {type(experiments).__name__}")
+    return [check_name(name, f"{path}:experiments") for name in experiments]
+
+
+def group_titles(params, path=PARAMS_FILE):
+    """{group: title} from the `groups` section, names checked; {} when there is no section.
+
+    A group name may be written as a number (2.1) or a string ("2.1"); both mean "2.1".
+    """
+    groups = params.get("groups", {})
+    if not isinstance(groups, dict):
+        raise ParamsError(f"{path}:groups: expected a mapping of group names to titles, "
+                          f"got {type(groups).__name__}")
+    titles = {}
+    for name, title in groups.items():
+        key = check_name(group_name(name, f"{path}:groups"), f"{path}:groups")
+        if not isinstance(title, str):
+            raise ParamsError(f"{path}:groups.{key}: expected a title (text), got {title!r}")
+        titles[key] = title
+    return titles
+
+
+def group_name(value, where):
+    """A group as text: YAML reads 2.1 as a number, "2.1" as a string."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ParamsError(f"{where}: group {value!r} is not allowed; expected {NAME_RULE}")
+    return str(value)
 
 
 def section(params, name, path=PARAMS_FILE):
@@ -87,7 +155,10 @@ def check_type(value, hint, where):
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        number = float(value) if isinstance(value, float) or abs(value) < 2 ** 1000 else math.inf
+        if not math.isfinite(number):  # .inf and .nan would reach the weights and the JSON
+            raise ParamsError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(f"{where}: expected an integer, got {value!r}")

@@ -16,6 +16,13 @@ def jitter(value):
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
+def status(row):
+    """The run's status, flagged when its final training loss is above its first epoch's."""
+    if row.get("training_loss_rose"):
+        return f"{row['status']}, training loss rose"
+    return row["status"]
+
+
 def run_table(rows):
     header = ("| group | run | hidden | momentum | dropout | lr | init | final train acc "
               "| final test acc | best test acc (epoch) | jitter (pp/epoch) | epochs | time "
@@ -31,7 +38,7 @@ def run_table(rows):
             f"| {row['dropout']:g} | {row['lr']:g} | {row['init']} "
             f"| {percent(row['final_train_accuracy'])} | {percent(row['final_test_accuracy'])} "
             f"| {best} | {jitter(row['test_accuracy_jitter'])} | {row['epochs_run']} | "
-            f"{'n/a' if seconds is None else f'{seconds:.0f} s'} | {row['status']} |")
+            f"{'n/a' if seconds is None else f'{seconds:.0f} s'} | {status(row)} |")
     return "\n".join(lines)
 
 

@@ -1,9 +1,37 @@
-"""Reading back what the training runs wrote, for the figures and the report."""
+"""Reading back what the training runs wrote, for the figures and the report.
+
+Every file is checked on the way in: a missing, truncated or hand-edited file
+becomes an InputFileError naming the file and what was expected.
+"""
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from .curves import read_curve
+from .params import NAME_PATTERN, NAME_RULE
+
+# A run's JSON files are a few hundred bytes; anything near this is not one of them.
+MAX_JSON_BYTES = 1 << 20
+NUMBER, INTEGER, TEXT, FLAG = "a number", "an integer", "text", "true or false"
+CONFIG_FIELDS = {"name": TEXT, "group": TEXT, "hidden": "a list of integers",
+                 "momentum": NUMBER, "dropout": NUMBER, "lr": NUMBER, "init": TEXT,
+                 "epochs": INTEGER, "batch_size": INTEGER, "dtype": TEXT, "seed": INTEGER}
+METRICS_FIELDS = {"status": TEXT, "epochs_run": INTEGER,
+                  "best_test_accuracy": NUMBER, "best_epoch": INTEGER,
+                  "final_train_loss": NUMBER, "final_train_accuracy": NUMBER,
+                  "final_test_loss": NUMBER, "final_test_accuracy": NUMBER}
+OPTIONAL_METRICS = {"diverged_at_epoch": INTEGER, "training_loss_rose": FLAG}
+TIMING_FIELDS = {"wall_seconds": NUMBER}
+# What figures and report take from the prepare stage's metrics/data.json.
+DATA_FIELDS = {"source": TEXT, "input_sha256": TEXT, "num_classes": INTEGER}
+DATA_PARTS = {"train": {"images": INTEGER}, "test": {"images": INTEGER},
+              "pixels": {"encoding": TEXT, "order": TEXT, "ink_fraction": NUMBER}}
+STATUSES = ("completed", "diverged")
+
+
+class InputFileError(ValueError):
+    """A file written by an earlier stage that is missing or malformed; names the file."""
 
 
 @dataclass(frozen=True)
@@ -33,20 +61,114 @@ def run_label(config):
     return label
 
 
+def refuse_constant(name):
+    raise ValueError(f"{name} is not a finite number")
+
+
 def read_json(path):
+    """The JSON object in `path` (a dict), finite numbers only; InputFileError otherwise."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InputFileError(f"{path}: larger than {MAX_JSON_BYTES} bytes; "
+                                 f"expected a small JSON file written by the pipeline")
+        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: missing; has its training stage run?") from None
+        raise InputFileError(f"{path}: missing; has the stage that writes it run?") from None
+    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
+        if isinstance(error, InputFileError):
+            raise
+        raise InputFileError(f"{path}: not readable JSON ({error}); rerun the stage "
+                             f"that writes it") from None
+    if not isinstance(record, dict):
+        raise InputFileError(f"{path}: expected a JSON object, found {type(record).__name__}")
+    return record
+
+
+def is_kind(value, kind):
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == FLAG:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == INTEGER:
+        return isinstance(value, int)
+    if kind == NUMBER:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, list) and all(is_kind(item, INTEGER) for item in value)
+
+
+def check_fields(record, fields, path, nullable=False, optional=False):
+    """Each key of `fields` present (unless optional) and of its kind (or null if nullable)."""
+    for key, kind in fields.items():
+        if key not in record:
+            if optional:
+                continue
+            raise InputFileError(f"{path}: missing key {key!r}; rerun the stage that writes it")
+        value = record[key]
+        if not (is_kind(value, kind) or (nullable and value is None)):
+            raise InputFileError(f"{path}: {key}: expected {kind}"
+                                 f"{' or null' if nullable else ''}, found {value!r}")
+    return record
+
+
+def read_config(path, name):
+    config = check_fields(read_json(path), CONFIG_FIELDS, path)
+    if config["name"] != name:
+        raise InputFileError(f"{path}: name: expected {name!r}, found {config['name']!r}")
+    if not NAME_PATTERN.fullmatch(config["group"]):
+        raise InputFileError(f"{path}: group {config['group']!r} is not allowed; "
+                             f"expected {NAME_RULE}")
+    return config
+
+
+def read_metrics(path):
+    metrics = check_fields(read_json(path), METRICS_FIELDS, path, nullable=True)
+    check_fields(metrics, OPTIONAL_METRICS, path, optional=True)
+    if metrics["status"] not in STATUSES:
+        raise InputFileError(f"{path}: status: expected one of {list(STATUSES)}, "
+                             f"found {metrics['status']!r}")
+    if metrics["status"] == "diverged" and "diverged_at_epoch" not in metrics:
+        raise InputFileError(f"{path}: status 'diverged' without diverged_at_epoch")
+    return metrics
+
+
+def read_data_report(path):
+    """metrics/data.json with the fields figures and report use, or InputFileError naming it."""
+    report = check_fields(read_json(path), DATA_FIELDS, path)
+    names = report.get("class_names")
+    if not (isinstance(names, list) and len(names) == report["num_classes"]
+            and all(isinstance(name, str) for name in names)):
+        raise InputFileError(f"{path}: class_names: expected num_classes names, found "
+                             f"{names!r:.80}")
+    for part, fields in DATA_PARTS.items():
+        if not isinstance(report.get(part), dict):
+            raise InputFileError(f"{path}: {part}: expected an object, found "
+                                 f"{report.get(part)!r}")
+        check_fields(report[part], fields, f"{path}: {part}")
+    return report
+
+
+def read_confusion(path):
+    """confusion.json's "test": a square list of lists of counts, row = true class."""
+    matrix = read_json(path).get("test")
+    if not (isinstance(matrix, list) and matrix
+            and all(isinstance(row, list) and len(row) == len(matrix)
+                    and all(is_kind(n, INTEGER) and n >= 0 for n in row) for row in matrix)):
+        raise InputFileError(f"{path}: test: expected a square matrix of counts >= 0; "
+                             f"rerun the run's training stage")
+    return matrix
 
 
 def load_run(name, runs_dir, curves_dir):
     """The outputs of train@<name>: runs_dir/<name>/*.json and curves_dir/<name>.csv."""
     run_dir = Path(runs_dir) / name
-    return RunRecord(name=name, config=read_json(run_dir / "config.json"),
-                     metrics=read_json(run_dir / "metrics.json"),
-                     timing=read_json(run_dir / "timing.json"),
-                     confusion=read_json(run_dir / "confusion.json")["test"],
+    return RunRecord(name=name, config=read_config(run_dir / "config.json", name),
+                     metrics=read_metrics(run_dir / "metrics.json"),
+                     timing=check_fields(read_json(run_dir / "timing.json"), TIMING_FIELDS,
+                                         run_dir / "timing.json"),
+                     confusion=read_confusion(run_dir / "confusion.json"),
                      curve=read_curve(Path(curves_dir) / f"{name}.csv"))
 
 

@@ -29,6 +29,8 @@ def run_metrics(result, epochs_planned):
         metrics[f"final_{name}"] = getattr(last, name) if last else None
     if result.diverged_at_epoch is not None:
         metrics["diverged_at_epoch"] = result.diverged_at_epoch
+    # A finite but useless run (lr: 1000) still completes; this tells it apart.
+    metrics["training_loss_rose"] = bool(last and last.train_loss > result.curve[0].train_loss)
     return metrics
 
 

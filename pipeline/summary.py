@@ -16,7 +16,8 @@ COMPARED = ("final_train_accuracy", "final_test_accuracy", "best_test_accuracy")
 def run_row(run):
     """One line of the report's table."""
     keys = ("status", "epochs_run", "final_train_accuracy", "final_test_accuracy",
-            "best_test_accuracy", "best_epoch", "final_train_loss", "final_test_loss")
+            "best_test_accuracy", "best_epoch", "final_train_loss", "final_test_loss",
+            "training_loss_rose")
     return {"name": run.name, "group": run.group, "label": run.label,
             **{key: run.config[key] for key in FACTORS},
             **{key: run.metrics.get(key) for key in keys},

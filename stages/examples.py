@@ -8,7 +8,6 @@ on the right. The side that shows upright characters tells the order in which
 the pixels were flattened; the other side shows them transposed.
 """
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.atomic import atomic_path  # noqa: E402
-from pipeline.params import ParamsError, check_values, load_params, parse, section  # noqa: E402
+from pipeline.params import check_values, load_params, parse, section  # noqa: E402
 from pipeline.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
+from pipeline.stage_runner import run_stage  # noqa: E402
 
 DPI = 150
 ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
@@ -73,12 +73,12 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    try:
+
+    def examples():
         params = parse(ExamplesParams, section(load_params(), "examples"),
                        "params.yaml:examples")
         render_examples(load_prepared(args.data), params.per_class, args.out)
-    except (ParamsError, PreparedError) as error:
-        sys.exit(f"examples: {error}")
+    run_stage("examples", examples, errors=(PreparedError,))
     print(f"examples: {args.out}")
 
 

@@ -8,15 +8,17 @@ Reads only what the training stages wrote (metrics/runs/<name>/, plots/curves/),
 so changing a plot style reruns no training.
 """
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.confusion_figure import CONFUSION_STEM, confusion_figure
+from pipeline.curves import CurveError
 from pipeline.figures import METRICS, figure_name, group_figure, save_figure
 from pipeline.group_curves import write_group_tables
-from pipeline.params import check_values, load_params, parse, section
-from pipeline.results import best_run, by_group, load_runs
+from pipeline.params import (check_values, experiment_names, group_titles, load_params, parse,
+                             section)
+from pipeline.results import InputFileError, best_run, by_group, load_runs, read_data_report
+from pipeline.stage_runner import run_stage
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,16 @@ def main(argv=None):
     for name in ("runs", "curves", "data-report", "png", "svg", "tables"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
+    run_stage("figures", lambda: figures(args), errors=(InputFileError, CurveError))
+
+
+def figures(args):
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
-    runs = load_runs(list(section(params, "experiments")), args.runs, args.curves)
-    class_names = json.loads(args.data_report.read_text(encoding="utf-8"))["class_names"]
-    render_figures(runs, section(params, "groups"), class_names, figure_params,
+    section(params, "experiments"), section(params, "groups")  # both required here
+    runs = load_runs(experiment_names(params), args.runs, args.curves)
+    class_names = read_data_report(args.data_report)["class_names"]
+    render_figures(runs, group_titles(params), class_names, figure_params,
                    args.png, args.svg, args.tables)
 
 

@@ -5,18 +5,18 @@
         --examples plots/examples.png --summary metrics/summary.json --report report.md
 """
 import argparse
-import json
 import os
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
 from pipeline.confusion_figure import CONFUSION_STEM
+from pipeline.curves import CurveError
 from pipeline.figures import METRICS, figure_name
-from pipeline.params import load_params, section
+from pipeline.params import experiment_names, group_titles, load_params, section
 from pipeline.report_markdown import report_markdown
-from pipeline.results import by_group, load_runs
+from pipeline.results import InputFileError, by_group, load_runs, read_data_report
+from pipeline.stage_runner import run_stage
 from pipeline.summary import summarize
-
 
 def data_lines(data_report):
     """A few facts about the dataset, from the prepare stage's report."""
@@ -55,10 +55,15 @@ def main(argv=None):
     for name in ("runs", "curves", "data-report", "figures", "examples", "summary", "report"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
+    run_stage("report", lambda: report(args), errors=(InputFileError, CurveError))
+
+
+def report(args):
     params = load_params()
-    runs = load_runs(list(section(params, "experiments")), args.runs, args.curves)
-    data_report = json.loads(args.data_report.read_text(encoding="utf-8"))
-    summary, markdown = build_report(runs, section(params, "groups"), data_report,
+    section(params, "experiments"), section(params, "groups")  # both required here
+    runs = load_runs(experiment_names(params), args.runs, args.curves)
+    data_report = read_data_report(args.data_report)
+    summary, markdown = build_report(runs, group_titles(params), data_report,
                                      args.figures, args.examples, args.report)
     write_json(args.summary, summary)
     write_text(args.report, markdown)

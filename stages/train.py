@@ -12,10 +12,11 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.confusion import confusion_matrix
 from pipeline.grid import parse_experiment
-from pipeline.params import ParamsError, load_params
+from pipeline.params import check_name, load_params
 from pipeline.prepared import PreparedError, load_prepared
 from pipeline.progress import EpochProgress
 from pipeline.run_files import write_run
+from pipeline.stage_runner import run_stage
 from pipeline.training import to_split, train
 
 
@@ -35,17 +36,26 @@ def run_experiment(experiment, dataset, progress=None):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # The name first: a badly named experiment (say "-x" or "a b") would otherwise
+    # reach argparse as an option or two words and fail obscurely.
+    if argv:
+        run_stage("train", lambda: check_name(argv[0], "params.yaml:experiments"))
+    params = run_stage("train", load_params)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", help="a key of `experiments` in params.yaml")
     for name in RunPaths._fields:
         parser.add_argument(name, type=Path)
     args = parser.parse_args(argv)
     paths = RunPaths(*(getattr(args, name) for name in RunPaths._fields))
-    try:
-        experiment = parse_experiment(load_params(), args.experiment)
-        dataset = load_prepared(paths.data)
-    except (ParamsError, PreparedError) as error:
-        sys.exit(f"train@{args.experiment}: {error}")
+    run_stage(f"train@{args.experiment}", lambda: train_stage(params, args.experiment, paths),
+              errors=(PreparedError,))
+
+
+def train_stage(params, name, paths):
+    """Train experiment `name`, write every output, print one line."""
+    experiment = parse_experiment(params, name)
+    dataset = load_prepared(paths.data)
     with EpochProgress(experiment.name, experiment.config.epochs) as progress:
         result, seconds = run_experiment(experiment, dataset, progress.update)
     test_split = to_split(dataset.test_x, dataset.test_y, dataset.num_classes,

@@ -57,8 +57,6 @@ BAD_DATA = {
                        "found a list of length 3"),
     "list_not_array": (lambda data: [[data[0][0].tolist(), data[0][1]], data[1]],
                        "trainX: expected a numpy array, found list"),
-    "object_array": (lambda data: [data[0], [data[1][0], data[1][1].astype(object)]],
-                     "testY: expected a numeric array, found dtype object"),
     "wrong_width": (lambda data: [[data[0][0][:, :100], data[0][1]], data[1]],
                     "trainX: expected shape (N, 11025) with N >= 1, found (12, 100)"),
     "images_3d": (lambda data: [data[0], [data[1][0].reshape(6, 105, 105), data[1][1]]],
@@ -109,6 +107,14 @@ def test_prepare_refuses_bad_data_and_writes_nothing(tmp_path, case):
         prepare(PARAMS, course_file, provenance, out / "prepared.npz", out / "data.json")
     assert str(error.value).startswith(f"{course_file}: {message}")
     assert not out.exists()
+
+
+def test_object_arrays_are_refused_by_name():
+    # An object array never gets out of the unpickler (tests/test_reliability_allocations.py);
+    # to_dataset refuses one built in memory as well.
+    (x, y), test = tiny_data()
+    with pytest.raises(DatasetError, match="trainY: expected a numeric array, found dtype object"):
+        to_dataset(((x, y.astype(object)), test), 3, "a")
 
 
 def test_binary_pixels_become_uint8_and_labels_int64():

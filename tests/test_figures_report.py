@@ -343,7 +343,7 @@ def test_summary_rows_follow_the_run_order_with_configs_and_metrics(summary):
         "init": "xavier_uniform", "status": "completed", "epochs_run": 2,
         "final_train_accuracy": 7 / 8, "final_test_accuracy": 5 / 8,
         "best_test_accuracy": 5 / 8, "best_epoch": 1, "final_train_loss": 1.5,
-        "final_test_loss": 1.75, "test_accuracy_jitter": None, "wall_seconds": 2.0}
+        "final_test_loss": 1.75, "training_loss_rose": False, "test_accuracy_jitter": None, "wall_seconds": 2.0}
 
 
 def test_per_class_accuracy_of_the_best_run_comes_from_its_confusion_matrix(summary):

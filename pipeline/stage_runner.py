@@ -1,0 +1,25 @@
+"""How every stage's main() ends: one line naming the bad param or file, or the result.
+
+A stage's body raises the project's own errors (ParamsError, InputFileError,
+PreparedError, ...), whose messages already name the key or file and what was
+expected; run_stage turns them into `<stage>: <message>` on stderr and exit
+status 1, without a traceback. SIGTERM unwinds like Ctrl-C, so atomic writes
+remove their temp files; either ends with one line and the shell's status.
+"""
+import signal
+import sys
+
+from .atomic import handle_sigterm
+from .params import ParamsError
+
+
+def run_stage(stage, body, errors=()):
+    """body()'s result; on ParamsError or one of `errors`, exit with one line."""
+    handle_sigterm()
+    try:
+        return body()
+    except (ParamsError, *errors) as error:
+        sys.exit(f"{stage}: {error}")
+    except KeyboardInterrupt:
+        print(f"{stage}: interrupted; no output was half-written", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None

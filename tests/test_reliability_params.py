@@ -1,0 +1,77 @@
+"""Class 3 of issue 11: params that passed validation and then crashed or were ignored."""
+import json
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from pipeline.grid import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE,
+                           MAX_THREADS, parse_experiment)
+from pipeline.params import SECTIONS, ParamsError, load_params
+from tests.test_training import params_with
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("lr", float("inf")), ("lr", float("nan")), ("momentum", float("nan")),
+    ("dropout", float("-inf")), ("lr", 10 ** 400),
+])
+def test_numbers_must_be_finite(key, value):
+    with pytest.raises(ParamsError, match=rf"experiments.tiny.{key}: expected a finite number"):
+        parse_experiment(params_with({key: value}), "tiny")
+
+
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", ".NaN", "1e999"])
+def test_yaml_inf_and_nan_are_refused_by_name(tmp_path, text):
+    params = params_with()
+    params["train"]["lr"] = "LR"
+    (tmp_path / "params.yaml").write_text(json.dumps(params).replace('"LR"', text))
+    with pytest.raises(ParamsError, match="params.yaml:train.lr: expected a finite number"):
+        parse_experiment(load_params(tmp_path / "params.yaml"), "tiny")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("hidden", [MAX_HIDDEN_SIZE + 1]),
+    ("hidden", [100_000_000]),
+    ("hidden", [16] * (MAX_HIDDEN_LAYERS + 1)),
+    ("batch_size", MAX_BATCH_SIZE + 1),
+    ("epochs", MAX_EPOCHS + 1),
+    ("threads", MAX_THREADS + 1),
+    ("seed", 2 ** 64),
+])
+def test_sizes_have_an_upper_bound_that_names_the_key(key, value):
+    with pytest.raises(ParamsError) as error:
+        parse_experiment(params_with({key: value}), "tiny")
+    assert f"experiments.tiny.{key}: " in str(error.value)
+    assert "is invalid; expected" in str(error.value)
+
+
+def test_the_largest_allowed_sizes_pass():
+    config = parse_experiment(params_with({
+        "hidden": [MAX_HIDDEN_SIZE] * MAX_HIDDEN_LAYERS, "batch_size": MAX_BATCH_SIZE,
+        "epochs": MAX_EPOCHS, "threads": MAX_THREADS}), "tiny").config
+    assert config.hidden == [MAX_HIDDEN_SIZE] * MAX_HIDDEN_LAYERS
+
+
+def test_an_unknown_top_level_section_is_an_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("figures:\n  dpi: 150\ntrian:\n  lr: 0.5\n")
+    with pytest.raises(ParamsError, match=r"unknown section\(s\) \['trian'\]"):
+        load_params(path)
+
+
+def test_missing_sections_are_left_to_the_stages_that_read_them(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(json.dumps({"figures": {"dpi": 150}}))
+    assert load_params(path) == {"figures": {"dpi": 150}}
+
+
+def test_every_section_dvc_yaml_lists_is_known():
+    dvc = YAML(typ="safe").load((ROOT / "dvc.yaml").read_text())
+    listed = set()
+    for stage in dvc["stages"].values():
+        stage = stage.get("do", stage)
+        listed |= {str(entry).split(".")[0] for entry in stage.get("params", [])}
+    assert listed <= set(SECTIONS)
+    assert set(load_params(ROOT / "params.yaml")) <= set(SECTIONS)
