@@ -114,7 +114,7 @@ def test_object_arrays_are_refused_by_name():
     # to_dataset refuses one built in memory as well.
     (x, y), test = tiny_data()
     with pytest.raises(DatasetError, match="trainY: expected a numeric array, found dtype object"):
-        to_dataset(((x, y.astype(object)), test), 3, "a")
+        to_dataset(((x, y.astype(object)), test), NAMES, "a")
 
 
 def test_binary_pixels_become_uint8_and_labels_int64():
