@@ -78,6 +78,12 @@ def effects(runs, group_order):
     return found
 
 
+def grid_metrics(runs):
+    """{run: {"test_acc", "best_acc"}}: the flat, short-keyed numbers `dvc exp show` lists."""
+    return {run.name: {"test_acc": run.metrics.get("final_test_accuracy"),
+                       "best_acc": run.metrics.get("best_test_accuracy")} for run in runs}
+
+
 def per_class(run, class_names):
     """Test accuracy per class of `run`'s final model, and the class each is most taken for."""
     rows = []

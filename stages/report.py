@@ -2,7 +2,11 @@
 
     python -m stages.report --runs metrics/runs --curves plots/curves \
         --data-report metrics/data.json --figures plots/figures \
-        --examples plots/examples.png --summary metrics/summary.json --report report.md
+        --examples plots/examples.png --summary metrics/summary.json \
+        --grid metrics/grid.json --report report.md
+
+summary.json holds everything the report says; grid.json only each run's final and
+best test accuracy under short keys, the one file DVC shows as metrics.
 """
 import argparse
 import os
@@ -16,7 +20,7 @@ from pipeline.params import experiment_names, group_titles, load_params, section
 from pipeline.report_markdown import report_markdown
 from pipeline.results import InputFileError, by_group, load_runs, read_data_report
 from pipeline.stage_runner import run_stage
-from pipeline.summary import summarize
+from pipeline.summary import grid_metrics, summarize
 
 def data_lines(data_report):
     """A few facts about the dataset, from the prepare stage's report."""
@@ -52,7 +56,8 @@ def build_report(runs, group_titles, data_report, figures_dir, examples_png, rep
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("runs", "curves", "data-report", "figures", "examples", "summary", "report"):
+    for name in ("runs", "curves", "data-report", "figures", "examples", "summary", "grid",
+                 "report"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
     run_stage("report", lambda: report(args), errors=(InputFileError, CurveError))
@@ -66,6 +71,7 @@ def report(args):
     summary, markdown = build_report(runs, group_titles(params), data_report,
                                      args.figures, args.examples, args.report)
     write_json(args.summary, summary)
+    write_json(args.grid, grid_metrics(runs))
     write_text(args.report, markdown)
 
 

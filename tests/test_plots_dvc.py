@@ -26,9 +26,8 @@ GROUP_PLOTS = [f"plots/groups/{metric}/{group}.csv"
 IMAGE_PLOTS = [f"plots/figures/{group}_{metric}.png"
                for group in GROUP_RUNS for metric in ("loss", "accuracy")] + [
     "plots/examples.png", "plots/figures/confusion_best_run.png"]
-# For the README: the experiments' changed params and every run's final test accuracy.
-EXP_TABLE = ["dvc", "exp", "show", "--only-changed", "--drop", r"(?!experiments\.)",
-             "--keep", "Experiment|.*:final_test_accuracy$"]
+# The README's comparison: changed params and changed final test accuracies.
+EXP_TABLE = ["dvc", "exp", "show", "--only-changed", "--drop", "Created|.*best_acc|.*/.*"]
 
 
 @pytest.fixture(scope="module")
@@ -144,35 +143,34 @@ def test_plots_page_renders_every_chart_and_image_offline(pages, name, images):
     check_screenshot(screenshot)
 
 
-def test_dvc_metrics_see_only_the_flat_numbers_of_summary_json(project):
-    """The `runs` and `effects` lists are for the report; DVC skips non-scalar values."""
-    summary = json.loads((project.path / "metrics/summary.json").read_text())
-    assert isinstance(summary["runs"], list) and isinstance(summary["effects"], list)
+def test_dvc_metrics_are_the_flat_grid_file_in_a_stable_order(project):
     metrics = dvc_json(project, "metrics", "show")[""]["data"]
-    assert set(metrics["metrics/summary.json"]["data"]) == {
-        "best_final_test_accuracy", "best_run", "runs_completed", "runs_diverged",
-        "total_wall_seconds"}
+    assert list(metrics) == ["metrics/grid.json"]
+    assert metrics["metrics/grid.json"]["data"] == {
+        run: {"test_acc": pytest.approx(0.5, abs=0.5), "best_acc": pytest.approx(0.5, abs=0.5)}
+        for run in TINY_EXPERIMENTS}
+    first = project.run("dvc", "metrics", "diff", "lo", "hi").stdout
+    assert first == project.run("dvc", "metrics", "diff", "lo", "hi").stdout
+    assert "small.test_acc" in first and "deep.test_acc" not in first
 
 
-def test_exp_show_lists_every_experiment_with_all_metric_files(project):
+def test_exp_show_lists_every_experiment_with_the_grid_metrics(project):
     shown = dvc_json(project, "exp", "show")
     names = {exp["name"] for commit in shown for exp in commit.get("experiments") or []}
     assert names == {"lo", "hi"}
-    metric_files = set(shown[0]["data"]["metrics"])
-    assert metric_files == {"metrics/data.json", "metrics/summary.json"} | {
-        f"metrics/runs/{run}/{name}.json" for run in TINY_EXPERIMENTS
-        for name in ("metrics", "timing")}
+    assert set(shown[0]["data"]["metrics"]) == {"metrics/grid.json"}
 
 
-def test_exp_table_command_shows_changed_params_and_final_test_accuracies(project):
+def test_exp_table_command_shows_changed_params_and_test_accuracies_in_120_columns(project):
     rows = list(csv.DictReader(io.StringIO(project.run(*EXP_TABLE, "--csv").stdout)))
-    assert list(rows[0]) == ["Experiment"] + [
-        f"metrics/runs/{run}/metrics.json:final_test_accuracy" for run in TINY_EXPERIMENTS
-    ] + ["experiments.small.lr"]
+    assert [key for key in rows[0] if key not in ("rev", "typ")] == [
+        "Experiment", "small.test_acc", "experiments.small.lr"]
     by_name = {row["Experiment"]: row for row in rows}
     assert by_name["lo"]["experiments.small.lr"] == "0.0001"
     assert by_name["hi"]["experiments.small.lr"] == "0.01"
     for name in ("lo", "hi"):
-        assert 0 < float(by_name[name]["metrics/runs/small/metrics.json:final_test_accuracy"]) < 1
-    table = project.run(*EXP_TABLE).stdout  # the human-readable form works too
-    assert "[lo]" in table and "[hi]" in table
+        assert 0 < float(by_name[name]["small.test_acc"]) < 1
+    project.env["COLUMNS"] = "120"
+    table = project.run(*EXP_TABLE, "--no-pager").stdout
+    assert "[lo]" in table and "[hi]" in table and "experiments.small.lr" in table
+    assert max(len(line) for line in table.splitlines()) <= 120 and "…" not in table

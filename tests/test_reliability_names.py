@@ -70,7 +70,7 @@ def test_every_stage_refuses_a_bad_name_before_doing_anything(tmp_path, monkeypa
                 [*paths, "--png", "p", "--svg", "s", "--tables", "t"])),
             ("report", lambda: stages.report.main(
                 [*paths, "--figures", "p", "--examples", "e.png", "--summary", "s.json",
-                 "--report", "r.md"]))):
+                 "--grid", "g.json", "--report", "r.md"]))):
         with pytest.raises(SystemExit) as exit_:
             run()
         prefix, message = exit_.value.code.split(": ", 1)

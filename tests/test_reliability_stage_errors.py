@@ -25,7 +25,7 @@ FIGURES_ARGS = ["--runs", "runs", "--curves", "curves", "--data-report", "data.j
                 "--png", "png", "--svg", "svg", "--tables", "groups"]
 REPORT_ARGS = ["--runs", "runs", "--curves", "curves", "--data-report", "data.json",
                "--figures", "png", "--examples", "examples.png", "--summary", "summary.json",
-               "--report", "report.md"]
+               "--grid", "grid.json", "--report", "report.md"]
 EXAMPLES_ARGS = ["--data", "data/prepared/omniglot_12.npz", "--out", "examples.png"]
 CURVE = [EpochLog(1, 2.0, 0.25, 2.1, 0.2), EpochLog(2, 1.5, 0.5, 1.7, 0.4)]
 
