@@ -23,9 +23,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from pipeline.atomic import write_json
-from pipeline.grid import parse_defaults
+from pipeline.training.experiments import parse_defaults
 from pipeline.params import load_params
-from pipeline.training import EVAL_CHUNK
+from pipeline.training.loop import EVAL_CHUNK
 
 from . import kernels, processes, report
 from .floor import GemmRates, describe, epoch_flops, epoch_gemms

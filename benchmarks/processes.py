@@ -16,7 +16,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from pipeline.prepared import save_prepared
+from pipeline.data.prepared import save_prepared
 
 from .workload import (ROOT, load_dataset, mlpcore_epoch, model_and_order_rng, run_config,
                        splits)

@@ -1,6 +1,6 @@
 """What the benchmark trains: the homework's networks on data of the real shape.
 
-The mlpcore epoch is the pipeline's own code (pipeline.training), so the
+The mlpcore epoch is the pipeline's own code (pipeline.training.loop), so the
 benchmark measures exactly what `dvc repro` runs.
 """
 import statistics
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.grid import RunConfig
-from pipeline.prepared import PIXELS, Dataset, load_prepared
-from pipeline.training import build_model, evaluate, to_split, train_epoch
+from pipeline.training.experiments import RunConfig
+from pipeline.data.prepared import PIXELS, Dataset, load_prepared
+from pipeline.training.loop import build_model, evaluate, to_split, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 PREPARED = ROOT / "data/prepared/omniglot_12.npz"

@@ -10,8 +10,8 @@ import io
 
 import mlpcore as mlp
 
-from .atomic import write_bytes, write_json, write_text
-from .curves import CURVE_COLUMNS, curve_csv
+from pipeline.atomic import write_bytes, write_json, write_text
+from pipeline.training.curves import CURVE_COLUMNS, curve_csv
 
 
 def run_metrics(result, epochs_planned):

@@ -9,8 +9,8 @@ remove their temp files; either ends with one line and the shell's status.
 import signal
 import sys
 
-from .atomic import handle_sigterm
-from .params import ParamsError
+from pipeline.atomic import handle_sigterm
+from pipeline.params import ParamsError
 
 
 def run_stage(stage, body, errors=()):

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.atomic import atomic_path  # noqa: E402
 from pipeline.params import check_values, load_params, parse, section  # noqa: E402
-from pipeline.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
+from pipeline.data.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
 from pipeline.stage_runner import run_stage  # noqa: E402
 
 DPI = 150

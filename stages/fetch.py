@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.atomic import write_json
-from pipeline.checksums import file_digests
-from pipeline.course_archive import ArchiveError
-from pipeline.course_file import (ARRAYS, NPZ_NAME, TAR_NAME, array_checksums,
+from pipeline.data.checksums import file_digests
+from pipeline.data.course_archive import ArchiveError
+from pipeline.data.course_file import (ARRAYS, NPZ_NAME, TAR_NAME, array_checksums,
                                   read_course_file, write_course_npz)
-from pipeline.dataset_checks import DatasetError
-from pipeline.download import DownloadError, download
-from pipeline.image_sets import ImageSetError, custom_set, read_labels, read_manifest
-from pipeline.npz_files import NpzError
-from pipeline.omniglot_zip import OmniglotZipError, read_images, zip_index
+from pipeline.data.dataset_checks import DatasetError
+from pipeline.data.download import DownloadError, download
+from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
+from pipeline.data.npz_files import NpzError
+from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.params import ParamsError, check_values, load_params, parse, section
-from pipeline.safe_pickle import UnsafePickleError
+from pipeline.data.safe_pickle import UnsafePickleError
 
 ZIP_NAME = "images_background.zip"
 MANIFEST = "omniglot_12_fall2024.csv"

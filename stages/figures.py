@@ -11,13 +11,13 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.confusion_figure import CONFUSION_STEM, confusion_figure
-from pipeline.curves import CurveError
-from pipeline.figures import METRICS, figure_name, group_figure, save_figure
-from pipeline.group_curves import write_group_tables
+from pipeline.results.confusion_figure import CONFUSION_STEM, confusion_figure
+from pipeline.training.curves import CurveError
+from pipeline.results.group_figures import METRICS, figure_name, group_figure, save_figure
+from pipeline.results.group_tables import write_group_tables
 from pipeline.params import (check_values, experiment_names, group_titles, load_params, parse,
                              section)
-from pipeline.results import InputFileError, best_run, by_group, load_runs, read_data_report
+from pipeline.training.runs import InputFileError, best_run, by_group, load_runs, read_data_report
 from pipeline.stage_runner import run_stage
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 import mlpcore as mlp
-from pipeline.omniglot_zip import EXPECTED_PNG, IMAGE_SIDE, MAX_PNG_BYTES
+from pipeline.data.omniglot_zip import EXPECTED_PNG, IMAGE_SIDE, MAX_PNG_BYTES
 from pipeline.run_files import best_model_path
 
 DATA_REPORT = Path("metrics/data.json")

@@ -4,7 +4,7 @@
         --provenance data/omniglot_12.source.json \
         --out data/prepared/omniglot_12.npz --report metrics/data.json
 
-The file is read without trusting its headers (pipeline/npz_files.py), checked
+The file is read without trusting its headers (pipeline/data/npz_files.py), checked
 (shapes, dtypes, labels, pixel range), encoded as prepare.pixels and prepare.order
 say, and written with its class names. Nothing is written unless every check passed.
 """
@@ -18,12 +18,12 @@ from typing import Literal
 import numpy as np
 
 from pipeline.atomic import write_json
-from pipeline.checksums import file_digests
-from pipeline.course_file import ARRAYS, read_course_file
-from pipeline.dataset_checks import DatasetError, to_dataset
-from pipeline.npz_files import NpzError
+from pipeline.data.checksums import file_digests
+from pipeline.data.course_file import ARRAYS, read_course_file
+from pipeline.data.dataset_checks import DatasetError, to_dataset
+from pipeline.data.npz_files import NpzError
 from pipeline.params import ParamsError, load_params, parse, section
-from pipeline.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
+from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
                                save_prepared)
 
 

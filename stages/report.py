@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 
 from pipeline.atomic import write_json, write_text
-from pipeline.confusion_figure import CONFUSION_STEM
-from pipeline.curves import CurveError
-from pipeline.figures import METRICS, figure_name
+from pipeline.results.confusion_figure import CONFUSION_STEM
+from pipeline.training.curves import CurveError
+from pipeline.results.group_figures import METRICS, figure_name
 from pipeline.params import experiment_names, group_titles, load_params, section
-from pipeline.report_markdown import report_markdown
-from pipeline.results import InputFileError, by_group, load_runs, read_data_report
+from pipeline.results.report_markdown import report_markdown
+from pipeline.training.runs import InputFileError, by_group, load_runs, read_data_report
 from pipeline.stage_runner import run_stage
-from pipeline.summary import grid_metrics, summarize
+from pipeline.results.summary import grid_metrics, summarize
 
 def data_lines(data_report):
     """A few facts about the dataset, from the prepare stage's report."""

@@ -10,14 +10,14 @@ from typing import NamedTuple
 
 from threadpoolctl import threadpool_limits
 
-from pipeline.confusion import confusion_matrix
-from pipeline.grid import parse_experiment
+from pipeline.training.confusion import confusion_matrix
+from pipeline.training.experiments import parse_experiment
 from pipeline.params import check_name, load_params
-from pipeline.prepared import PreparedError, load_prepared
-from pipeline.progress import EpochProgress
+from pipeline.data.prepared import PreparedError, load_prepared
+from pipeline.training.progress import EpochProgress
 from pipeline.run_files import write_run
 from pipeline.stage_runner import run_stage
-from pipeline.training import to_split, train
+from pipeline.training.loop import to_split, train
 
 
 class RunPaths(NamedTuple):

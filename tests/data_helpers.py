@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from pipeline.checksums import file_digests
-from pipeline.prepared import IMAGE_SIDE, PIXELS
+from pipeline.data.checksums import file_digests
+from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 
 SMALL_ALPHABETS = {
     "images_background_small1.zip": ["Balinese", "Early_Aramaic", "Greek", "Korean", "Latin"],

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.course_file import array_checksums, read_course_file
-from pipeline.image_sets import ImageSetError, custom_set, read_labels, read_manifest
-from pipeline.omniglot_zip import OmniglotZipError, read_images, zip_index
-from pipeline.prepared import IMAGE_SIDE, PIXELS
+from pipeline.data.course_file import array_checksums, read_course_file
+from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
+from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
+from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 from pipeline.params import load_params, parse, section
 from stages.fetch import FetchParams, FetchPaths, fetch
 from tests.conftest import ROOT

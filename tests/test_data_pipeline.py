@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
-from pipeline.course_file import read_course_file
-from pipeline.download import DownloadError, download
-from pipeline.npz_files import write_npz
+from pipeline.data.course_file import read_course_file
+from pipeline.data.download import DownloadError, download
+from pipeline.data.npz_files import write_npz
 from pipeline.params import ParamsError, load_params, parse, section
-from pipeline.prepared import Dataset
+from pipeline.data.prepared import Dataset
 from stages.examples import ExamplesParams, examples_figure, render_examples
 from stages.fetch import FetchError, FetchParams, FetchPaths, fetch
 from stages.prepare import PrepareParams

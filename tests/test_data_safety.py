@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from pipeline.course_archive import ArchiveError, read_course_archive
-from pipeline.course_file import read_course_file
-from pipeline.npz_files import NpzError, read_npz
-from pipeline.safe_pickle import UnsafePickleError
+from pipeline.data.course_archive import ArchiveError, read_course_archive
+from pipeline.data.course_file import read_course_file
+from pipeline.data.npz_files import NpzError, read_npz
+from pipeline.data.safe_pickle import UnsafePickleError
 from tests.data_helpers import RunsACommand, member, tar_bytes, tiny_data, write_course_tar
 
 MIB = 1 << 20

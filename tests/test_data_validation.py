@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.checksums import file_digests
-from pipeline.course_file import write_course_npz
-from pipeline.dataset_checks import DatasetError, to_dataset
-from pipeline.npz_files import write_npz
-from pipeline.prepared import IMAGE_SIDE, Dataset, PreparedError, load_prepared, save_prepared
+from pipeline.data.checksums import file_digests
+from pipeline.data.course_file import write_course_npz
+from pipeline.data.dataset_checks import DatasetError, to_dataset
+from pipeline.data.npz_files import write_npz
+from pipeline.data.prepared import IMAGE_SIDE, Dataset, PreparedError, load_prepared, save_prepared
 from stages.prepare import PrepareParams, ProvenanceError, prepare
 from tests.data_helpers import tiny_data
 

@@ -14,10 +14,10 @@ import pytest
 from matplotlib.colors import to_rgba
 
 import stages.figures
-from pipeline.curves import EpochLog, curve_csv
-from pipeline.results import RunRecord, jitter_of_test_accuracy
+from pipeline.training.curves import EpochLog, curve_csv
+from pipeline.training.runs import RunRecord, jitter_of_test_accuracy
 from pipeline.run_files import run_metrics
-from pipeline.summary import summarize
+from pipeline.results.summary import summarize
 from stages.figures import FigureParams, render_figures
 from stages.report import build_report
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import mlpcore as mlp
 from pipeline.run_files import best_model_path
-from pipeline.training import evaluate, to_split
+from pipeline.training.loop import evaluate, to_split
 from stages import predict
 from tests.conftest import ROOT
 from tests.test_training import blobs, params_with, run_into

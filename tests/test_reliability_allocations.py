@@ -12,10 +12,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from pipeline.course_archive import ArchiveError, read_course_archive
-from pipeline.prepared import PreparedError, load_prepared
-from pipeline.safe_pickle import UnsafePickleError, load_arrays
-from pipeline.course_file import read_course_file
+from pipeline.data.course_archive import ArchiveError, read_course_archive
+from pipeline.data.prepared import PreparedError, load_prepared
+from pipeline.data.safe_pickle import UnsafePickleError, load_arrays
+from pipeline.data.course_file import read_course_file
 from tests.data_helpers import member, tar_bytes, tiny_data
 
 MIB = 1 << 20

@@ -11,7 +11,7 @@ import pytest
 import stages.figures
 import stages.report
 import stages.train
-from pipeline.grid import parse_experiment
+from pipeline.training.experiments import parse_experiment
 from pipeline.params import ParamsError, check_name, experiment_names, group_titles, load_params
 from tests.test_training import params_with
 

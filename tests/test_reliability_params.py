@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from pipeline.grid import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE,
+from pipeline.training.experiments import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE,
                            MAX_THREADS, parse_experiment)
 from pipeline.params import SECTIONS, ParamsError, load_params
 from tests.test_training import params_with

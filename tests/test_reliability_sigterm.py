@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.prepared import Dataset, save_prepared
+from pipeline.data.prepared import Dataset, save_prepared
 from tests.test_training import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import stages.examples
 import stages.figures
 import stages.report
 import stages.train
-from pipeline.curves import EpochLog, curve_csv
+from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.run_files import run_metrics
 from tests.test_training import DEFAULTS
 

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pipeline.grid import parse_experiment, parse_grid
+from pipeline.training.experiments import parse_experiment, parse_grid
 from pipeline.params import ParamsError
-from pipeline.curves import CURVE_COLUMNS
-from pipeline.confusion import confusion_matrix
+from pipeline.training.curves import CURVE_COLUMNS
+from pipeline.training.confusion import confusion_matrix
 from pipeline.run_files import write_run
-from pipeline.training import to_split
+from pipeline.training.loop import to_split
 from stages.train import RunPaths, run_experiment
 
 DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,

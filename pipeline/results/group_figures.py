@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from pipeline.atomic import atomic_path  # noqa: E402
 
 METRICS = {
     "loss": ("cross-entropy loss (nats)", 1.0),

@@ -1,6 +1,6 @@
 """The prepared dataset: the contract between the data stages and training.
 
-Stored as an uncompressed npz (plain arrays, no pickle, pipeline/npz_files.py), so
+Stored as an uncompressed npz (plain arrays, no pickle, pipeline/data/npz_files.py), so
 it loads in a fraction of a second and the same arrays always give the same bytes.
 The class names (alphabets) travel with the images.
 """
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .npz_files import NpzError, read_npz, write_npz
+from pipeline.data.npz_files import NpzError, read_npz, write_npz
 
 IMAGE_SIDE = 105
 PIXELS = IMAGE_SIDE * IMAGE_SIDE

@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from .atomic import atomic_path
-from .safe_pickle import UnsafePickleError, load_arrays
+from pipeline.atomic import atomic_path
+from pipeline.data.safe_pickle import UnsafePickleError, load_arrays
 
 MEMBER_NAME = "omniglot_12.pkl"
 # Protocol 4: loads on every Python 3; NumPy >= 1.26.1 or 2.x reads the arrays.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .atomic import atomic_path
+from pipeline.atomic import atomic_path
 
 CHUNK = 1 << 16
 TIMEOUT_SECONDS = 60

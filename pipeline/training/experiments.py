@@ -10,7 +10,7 @@ from typing import Literal
 
 from mlpcore import WEIGHT_INITS
 
-from .params import ParamsError, check_name, check_values, group_name, parse, section
+from pipeline.params import ParamsError, check_name, check_values, group_name, parse, section
 
 # Upper bounds that keep one run within a few GiB on a 24 GiB machine shared by
 # a few runs: 8 layers of 4096 units hold at most 11025*4096 + 7*4096**2 +

@@ -1,7 +1,7 @@
 """The confusion matrix of a trained model on one split: what a 12-class problem shows first."""
 import numpy as np
 
-from .training import EVAL_CHUNK
+from pipeline.training.loop import EVAL_CHUNK
 
 
 def confusion_matrix(model, split, chunk=EVAL_CHUNK):

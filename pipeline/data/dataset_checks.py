@@ -6,7 +6,7 @@ The checked arrays become a Dataset: uint8 pixels when every pixel is exactly
 """
 import numpy as np
 
-from .prepared import PIXELS, Dataset
+from pipeline.data.prepared import PIXELS, Dataset
 
 NAMES = (("trainX", "trainY"), ("testX", "testY"))
 

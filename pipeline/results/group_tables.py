@@ -8,7 +8,7 @@ so `dvc plots diff` pairs the same run of two revisions by colour.
 import csv
 import io
 
-from .atomic import write_text
+from pipeline.atomic import write_text
 
 
 def group_table(runs, metric, title):

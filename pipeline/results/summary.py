@@ -6,7 +6,7 @@ and agree on everything else, e.g. one_60 -> one_60_mom is "momentum 0 -> 0.4".
 """
 from itertools import combinations
 
-from .results import best_run, jitter_of_test_accuracy
+from pipeline.training.runs import best_run, jitter_of_test_accuracy
 
 FACTORS = ("momentum", "dropout", "hidden", "lr", "init")
 SAME_REQUIRED = ("epochs", "batch_size", "dtype", "seed")

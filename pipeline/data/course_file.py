@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .course_archive import read_course_archive
-from .dataset_checks import check_structure, fail_with
-from .npz_files import read_npz, write_npz
+from pipeline.data.course_archive import read_course_archive
+from pipeline.data.dataset_checks import check_structure, fail_with
+from pipeline.data.npz_files import read_npz, write_npz
 
 ARRAYS = ("trainX", "trainY", "testX", "testY")
 NPZ_NAME = "omniglot_12.npz"

@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .curves import read_curve
-from .params import NAME_PATTERN, NAME_RULE
+from pipeline.training.curves import read_curve
+from pipeline.params import NAME_PATTERN, NAME_RULE
 
 # A run's JSON files are a few hundred bytes; anything near this is not one of them.
 MAX_JSON_BYTES = 1 << 20

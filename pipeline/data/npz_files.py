@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from .atomic import atomic_path
+from pipeline.atomic import atomic_path
 
 FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 NPY_SUFFIX = ".npy"

@@ -3,7 +3,7 @@
 Entries are <root>/<Alphabet>/characterNN/IIII_DD.png under one top-level
 folder (__MACOSX/ and dotfiles are skipped); DD is the drawer, 01..20. The PNGs
 are 1-bit 105x105 images, stored value 1 = background, 0 = ink. Which images
-to read is the caller's (pipeline/image_sets.py).
+to read is the caller's (pipeline/data/image_sets.py).
 """
 import contextlib
 import io
@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
-from .prepared import IMAGE_SIDE
+from pipeline.data.prepared import IMAGE_SIDE
 
 CHARACTER_FOLDER = re.compile(r"character(\d+)")
 DRAWING_FILE = re.compile(r"(\d+)_(\d+)\.png")

@@ -10,7 +10,7 @@ import numpy as np
 
 import mlpcore as mlp
 
-from .curves import EpochLog
+from pipeline.training.curves import EpochLog
 
 EVAL_CHUNK = 2048  # images per inference pass: large enough for efficient GEMMs
 

@@ -1,0 +1,1 @@
+"""Results: the homework's figures, DVC's group tables, the summary and report.md."""
