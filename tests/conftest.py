@@ -150,3 +150,18 @@ def tiny_project(base, shared_omniglot):
 def tiny_pipeline(tmp_path, shared_omniglot):
     """A committed temp project whose `dvc repro` runs the whole pipeline in seconds."""
     return tiny_project(tmp_path, shared_omniglot)
+
+
+# Markers, so that `pytest -m "not dvc and not browser"` is the fast loop (seconds):
+# `dvc` for tests that start git + DVC projects, `browser` for those that render in chromium.
+DVC_FIXTURES = {"dvc_project", "tiny_pipeline", "team"}
+DVC_MODULES = {"test_pipeline_dvc", "test_plots_dvc", "test_plots_offline", "test_sharing"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & DVC_FIXTURES or item.module.__name__.rsplit(".", 1)[-1] in DVC_MODULES:
+            item.add_marker(pytest.mark.dvc)
+        if "pages" in fixtures:
+            item.add_marker(pytest.mark.browser)
