@@ -130,7 +130,10 @@ def place_zip(project, zip_path):
 
 
 def make_tiny(params):
-    """Shrink the grid for tests: three small networks, two epochs."""
+    """The default data (whatever params.yaml says) and a tiny grid: three small networks,
+    two epochs."""
+    params["fetch"].update(source="omniglot", set="fall2024")
+    params["prepare"].update(pixels="stored", order="C")
     params["train"]["epochs"] = 2
     params["train"]["threads"] = 1
     params["experiments"].clear()

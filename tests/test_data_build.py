@@ -18,8 +18,10 @@ SHARED_CHECKSUMS = ROOT.parent / "shared/data/course/omniglot_12_fall2024.checks
 
 
 def fetch_params(**changes):
+    """The repository's fetch section with the default source and set, whatever a user chose."""
     values = section(load_params(ROOT / "params.yaml"), "fetch")
-    return parse(FetchParams, {**values, **changes}, "fetch")
+    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
+    return parse(FetchParams, {**values, **defaults, **changes}, "fetch")
 
 
 def build(zip_path, alphabets, split="character", test_characters=10, seed=0,

@@ -99,8 +99,10 @@ def test_unreachable_url_says_where_to_put_the_file(tmp_path, url, monkeypatch):
 
 
 def fetch_params(**changes):
+    """The repository's fetch section with the default source and set, whatever a user chose."""
     values = section(load_params(ROOT / "params.yaml"), "fetch")
-    return parse(FetchParams, {**values, **changes}, "params.yaml:fetch")
+    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
+    return parse(FetchParams, {**values, **defaults, **changes}, "params.yaml:fetch")
 
 
 def fetch_paths(tmp_path):

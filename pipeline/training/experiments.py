@@ -103,8 +103,3 @@ def parse_experiment(params, name):
                           f"`train`: {sorted(defaults)}")
     config = parse(RunConfig, {**defaults, **overrides}, where)
     return Experiment(name=name, group=group, config=config)
-
-
-def parse_grid(params):
-    """All experiments in params.yaml order: {name: Experiment}."""
-    return {name: parse_experiment(params, name) for name in section(params, "experiments")}
