@@ -26,6 +26,7 @@ class RunConfig:
     dtype: Literal["float32", "float64"]
     seed: int
     threads: int
+    kernels: Literal["portable", "native"]
 
     def validate(self, where):
         checks = [

@@ -29,8 +29,12 @@ def run_metrics(result, epochs_planned):
     return metrics
 
 
-def write_run(paths, experiment, result, wall_seconds):
-    """Write every output of a run; metrics.json last, so its presence means 'complete'."""
+def write_run(paths, experiment, result, wall_seconds, execution=None):
+    """Write every output of a run; metrics.json last, so its presence means 'complete'.
+
+    execution: what ran it (kernels, BLAS libraries, threads, numpy), kept in
+    timing.json with the wall time since it varies by machine, not by params.
+    """
     buffer = io.BytesIO()
     mlp.save_params(buffer, result.model)
     write_bytes(paths.model, buffer.getvalue())
@@ -39,5 +43,6 @@ def write_run(paths, experiment, result, wall_seconds):
     epochs = max(len(result.curve), 1)
     write_json(paths.run_dir / "timing.json",
                {"wall_seconds": round(wall_seconds, 3),
-                "seconds_per_epoch": round(wall_seconds / epochs, 4)})
+                "seconds_per_epoch": round(wall_seconds / epochs, 4),
+                **({"execution": execution} if execution else {})})
     write_json(paths.run_dir / "metrics.json", run_metrics(result, experiment.config.epochs))
