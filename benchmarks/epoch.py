@@ -121,6 +121,7 @@ def grid_floor(args, runs_dir):
     """The grid's floor from fresh floor samples, against the runs' timing.json."""
     grid = parse_grid(load_params(ROOT / "params.yaml"))
     floors, workers, rows = {}, {}, []
+    machine_watch = Watch([]).start()
     for name, experiment in grid.items():
         config = experiment.config
         metrics = json.loads((runs_dir / name / "metrics.json").read_text())
@@ -140,18 +141,36 @@ def grid_floor(args, runs_dir):
         rows.append({"run": name, "epochs": metrics["epochs_run"],
                      "floor_epoch": floors[key]["min"],
                      "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
+                     "floor_seconds_median": metrics["epochs_run"] * floors[key]["median"],
                      "training_seconds": timing["wall_seconds"]})
+    own = sum(worker.cpu_seconds() for worker in workers.values())
     for worker in workers.values():
         worker.close()
+    watch = machine_watch.stop(own_extra=own)
     floor = sum(row["floor_seconds"] for row in rows)
     training = sum(row["training_seconds"] for row in rows)
     result = {"runs": rows, "floor_seconds": floor, "training_seconds": training,
-              "training_over_floor": training / floor}
+              "training_over_floor": training / floor, "watch": watch,
+              "verdict": verdict(summary([training]), {
+                  "min": floor, "median": sum(row["floor_seconds_median"] for row in rows)},
+                  watch)}
     if args.repro_seconds:
         result.update(repro_seconds=args.repro_seconds,
                       repro_over_floor=args.repro_seconds / floor,
                       dvc_and_other_stages_seconds=args.repro_seconds - training)
     return result
+
+
+def grid_line(grid):
+    text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
+            f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'])}x the floor; "
+            f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
+    if "repro_seconds" in grid:
+        ratio = ("no ratio" if grid["verdict"]["refused"]
+                 else f"{grid['repro_over_floor']:.2f}x the floor")
+        text += (f"\n    dvc repro {grid['repro_seconds']:.0f} s: {ratio}; DVC and the other "
+                 f"stages {grid['dvc_and_other_stages_seconds']:.0f} s")
+    return text
 
 
 def cores_study(args, pairs):
@@ -209,15 +228,15 @@ def main(argv=None):
             worker.close()
     if args.grid:
         grid = results["grid"] = grid_floor(args, args.grid)
-        print(f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
-              f"{grid['training_seconds']:.0f} s: {grid['training_over_floor']:.2f}x the floor"
-              + (f"; dvc repro {grid['repro_seconds']:.0f} s: {grid['repro_over_floor']:.2f}x,"
-                 f" of which DVC and the other stages "
-                 f"{grid['dvc_and_other_stages_seconds']:.0f} s" if args.repro_seconds else ""))
+        print(grid_line(grid))
     if args.cores:
         study = results["cores"] = cores_study(args, args.pairs)
-        print(f"cores: {study['times']} -> two 1-thread runs do "
-              f"{ratio_text(study['two_runs_speedup'])}x the work of one 2-thread run")
+        one, two = (study["times"][key] for key in ("one run, 2 threads",
+                                                    "two runs, 1 thread each"))
+        print(f"cores: 2 epochs of 2x150 float32 by one 2-thread run {one['min']:.2f}/"
+              f"{one['median']:.2f} s, by two concurrent 1-thread runs {two['min']:.2f}/"
+              f"{two['median']:.2f} s (min/median): two runs do "
+              f"{ratio_text(study['two_runs_speedup'])}x the work")
     write_json(args.json, results)
     print(f"written: {args.json}")
 

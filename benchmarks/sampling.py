@@ -84,9 +84,10 @@ class Watch:
         self.wall, self.machine, self.own = time.perf_counter(), machine_cpu_seconds(), self._own()
         return self
 
-    def stop(self):
+    def stop(self, own_extra=0.0):
+        """own_extra: CPU seconds of our processes not in self.workers (e.g. already closed)."""
         wall = time.perf_counter() - self.wall
-        others = (machine_cpu_seconds() - self.machine) - (self._own() - self.own)
+        others = (machine_cpu_seconds() - self.machine) - (self._own() + own_extra - self.own)
         return {"load_before": [round(x, 2) for x in self.load_before],
                 "load_after": [round(x, 2) for x in os.getloadavg()],
                 "seconds": round(wall, 2),
