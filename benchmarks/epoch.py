@@ -51,6 +51,8 @@ def parse_args(argv):
     parser.add_argument("--grid", type=Path, metavar="RUNS", help="e.g. metrics/runs")
     parser.add_argument("--repro-seconds", type=float, help="wall time of that `dvc repro`")
     parser.add_argument("--cores", action="store_true", help="1x2 threads vs 2x1 thread")
+    parser.add_argument("--no-cases", action="store_true",
+                        help="skip the per-network table (e.g. with --cores or --grid alone)")
     args = parser.parse_args(argv)
     args.pairs = args.pairs or (3 if args.quick else 5)
     args.batch_size = defaults.batch_size
@@ -96,10 +98,10 @@ def time_cases(args, workers):
     return cases
 
 
-def ratio_text(result):
+def ratio_text(result, unit=""):
     if result["refused"]:
         return f"no ratio ({result['refused']})"
-    return f"{result['ratio']:.2f} (median {result['ratio_median']:.2f})"
+    return f"{result['ratio']:.2f}{unit} (median {result['ratio_median']:.2f}{unit})"
 
 
 def case_line(case):
@@ -163,7 +165,7 @@ def grid_floor(args, runs_dir):
 
 def grid_line(grid):
     text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
-            f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'])}x the floor; "
+            f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'], 'x')} the floor; "
             f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
     if "repro_seconds" in grid:
         ratio = ("no ratio" if grid["verdict"]["refused"]
@@ -222,7 +224,7 @@ def main(argv=None):
                   f"{worker.info['blas']}; numpy {worker.info['numpy']} SIMD "
                   f"{worker.info['numpy_simd']}; data: {worker.info['data']}", flush=True)
         results["workers"] = {worker.mode: worker.info for worker in workers}
-        results["cases"] = time_cases(args, workers)
+        results["cases"] = [] if args.no_cases else time_cases(args, workers)
     finally:
         for worker in workers:
             worker.close()
@@ -236,7 +238,7 @@ def main(argv=None):
         print(f"cores: 2 epochs of 2x150 float32 by one 2-thread run {one['min']:.2f}/"
               f"{one['median']:.2f} s, by two concurrent 1-thread runs {two['min']:.2f}/"
               f"{two['median']:.2f} s (min/median): two runs do "
-              f"{ratio_text(study['two_runs_speedup'])}x the work")
+              f"{ratio_text(study['two_runs_speedup'], 'x')} the work")
     write_json(args.json, results)
     print(f"written: {args.json}")
 
