@@ -51,6 +51,8 @@ def parse_args(argv):
     parser.add_argument("--grid", type=Path, metavar="RUNS", help="e.g. metrics/runs")
     parser.add_argument("--repro-seconds", type=float, help="wall time of that `dvc repro`")
     parser.add_argument("--cores", action="store_true", help="1x2 threads vs 2x1 thread")
+    parser.add_argument("--torch-python", type=Path, metavar="PYTHON",
+                        help="an interpreter with torch: adds mlpcore/PyTorch per case")
     parser.add_argument("--no-cases", action="store_true",
                         help="skip the per-network table (e.g. with --cores or --grid alone)")
     args = parser.parse_args(argv)
@@ -70,18 +72,21 @@ def machine():
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
-def time_cases(args, workers):
-    """Interleaved floor/epoch samples of every network and dtype, for every worker."""
+def time_cases(args, workers, torch=None):
+    """Interleaved floor/epoch samples of every network and dtype, for every worker.
+
+    torch: a torch worker, whose epochs join the alternation (no floor of its own).
+    """
     cases = []
     for name, hidden in args.networks.items():
         for dtype in args.dtypes:
             steps = []
-            for worker in workers:
-                for op in ("floor", "epoch"):
+            for worker in workers + ([torch] if torch else []):
+                for op in ("floor", "epoch") if worker is not torch else ("epoch",):
                     worker.ask(op=op, hidden=hidden, dtype=dtype)  # warm-up, untimed
                     steps.append((f"{worker.mode} {op}",
                                   lambda w=worker, o=op: w.ask(op=o, hidden=hidden, dtype=dtype)))
-            watch = Watch(workers).start()
+            watch = Watch(workers + ([torch] if torch else [])).start()
             samples = interleaved(steps, args.pairs)
             case = {"network": name, "dtype": dtype, "watch": watch.stop(),
                     "times": {key: summary(value) for key, value in samples.items()}}
@@ -93,6 +98,10 @@ def time_cases(args, workers):
                 case["portable_over_native"] = verdict(times["portable epoch"],
                                                        times["native epoch"], case["watch"],
                                                        floor_ratio=False)
+            if torch:
+                case["mlpcore_over_torch"] = verdict(times[f"{workers[0].mode} epoch"],
+                                                     times["torch epoch"], case["watch"],
+                                                     floor_ratio=False)
             cases.append(case)
             print(case_line(case), flush=True)
     return cases
@@ -113,6 +122,10 @@ def case_line(case):
                      f"{ratio_text(result)}")
     if "portable_over_native" in case:
         parts.append(f"portable/native epoch {ratio_text(case['portable_over_native'])}")
+    if "mlpcore_over_torch" in case:
+        torch = case["times"]["torch epoch"]
+        parts.append(f"torch epoch {torch['min']:.3f}/{torch['median']:.3f} s; mlpcore/PyTorch "
+                     f"{ratio_text(case['mlpcore_over_torch'])}")
     watch = case["watch"]
     parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
                  f" -> {watch['load_after'][0]:.2f}")
@@ -218,15 +231,17 @@ def main(argv=None):
     print(f"{info['date']}  {info['cpu']}, {info['cores']} cores; threads {args.threads}, "
           f"batch {args.batch_size}, {args.pairs} floor/epoch pairs per case", flush=True)
     workers = [Worker(mode, args.threads, args.data_request) for mode in args.kernels]
+    torch = (Worker("torch", args.threads, args.data_request, str(args.torch_python),
+                    "benchmarks.torch_worker") if args.torch_python else None)
     try:
-        for worker in workers:
+        for worker in workers + ([torch] if torch else []):
             print(f"  {worker.mode}: {worker.info['kernels']} ({worker.info['kernels_note']}); "
                   f"{worker.info['blas']}; numpy {worker.info['numpy']} SIMD "
                   f"{worker.info['numpy_simd']}; data: {worker.info['data']}", flush=True)
-        results["workers"] = {worker.mode: worker.info for worker in workers}
-        results["cases"] = [] if args.no_cases else time_cases(args, workers)
+        results["workers"] = {w.mode: w.info for w in workers + ([torch] if torch else [])}
+        results["cases"] = [] if args.no_cases else time_cases(args, workers, torch)
     finally:
-        for worker in workers:
+        for worker in workers + ([torch] if torch else []):
             worker.close()
     if args.grid:
         grid = results["grid"] = grid_floor(args, args.grid)

@@ -27,12 +27,12 @@ SETTLE_SECONDS = 0.3  # lets an idle OpenBLAS pool stop spinning before the next
 class Worker:
     """A benchmarks.worker process: one kernels mode, one thread count."""
 
-    def __init__(self, mode, threads, data_request):
+    def __init__(self, mode, threads, data_request, python=sys.executable,
+                 module="benchmarks.worker"):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.worker", mode, str(threads),
-             json.dumps(data_request)],
+            [python, "-m", module, mode, str(threads), json.dumps(data_request)],
             cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.mode, self.threads = mode, threads
         self.info = self._read()["ready"]
