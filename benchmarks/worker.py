@@ -12,12 +12,13 @@ reads one JSON request per line on stdin and answers one JSON line on stdout:
 It first prints {"ready": what runs it (kernels, BLAS, threads, numpy)}.
 """
 import json
+import os
 import sys
 
 from pipeline import cpu_kernels
 
-if __name__ == "__main__":  # before numpy loads: see the module docstring
-    PINNING = cpu_kernels.pin(sys.argv[1])
+# Run as a script, the kernels are pinned here, before numpy loads (module docstring).
+PINNING = cpu_kernels.pin(sys.argv[1]) if __name__ == "__main__" else None
 
 import time  # noqa: E402
 
@@ -71,12 +72,13 @@ def serve(mode, threads, data_request, lines=sys.stdin, out=sys.stdout):
     dataset, source = load_data(**data_request)
     cases = Cases(dataset, data_request["batch_size"], threads, mode)
     with threadpool_limits(limits=threads, user_api="blas"):
-        ready = {**cpu_kernels.runtime_record(PINNING), "threads": threads, "data": source}
+        pinning = PINNING or cpu_kernels.pin(mode)  # imported: reports that it could not pin
+        ready = {**cpu_kernels.runtime_record(pinning), "threads": threads, "data": source}
         print(json.dumps({"ready": ready}), file=out, flush=True)
         for line in lines:
             request = json.loads(line)
             if request["op"] == "cpu":
-                times = __import__("os").times()
+                times = os.times()
                 answer = {"seconds": times.user + times.system}
             else:
                 work = getattr(cases, request["op"])(request["hidden"], request["dtype"])

@@ -68,8 +68,11 @@ def pin(mode):
         return {"kernels": "unchanged",
                 "kernels_note": f"{mode} requested, but numpy was loaded before it could be set"}
     env, applied, note = settings(mode, os.environ, portable_level_missing())
-    os.environ.clear()
-    os.environ.update(env)
+    for key in PINNING:
+        if key in env:
+            os.environ[key] = env[key]
+        else:
+            os.environ.pop(key, None)
     return {"kernels": applied, "kernels_note": note}
 
 
