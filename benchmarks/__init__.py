@@ -1,7 +1,8 @@
 """Benchmarks of the training code; not tests, and never run by the pipeline.
 
-    python -m benchmarks.epoch            # the full comparison, a few minutes
-    python -m benchmarks.epoch --quick    # 2x150 only, fewer repeats
+    python -m benchmarks.epoch            # every network and dtype, portable and native
+    python -m benchmarks.epoch --quick    # a smoke test (tests/test_benchmark.py runs it)
 
-See benchmarks/epoch.py for what is measured and how.
+See benchmarks/epoch.py for what is measured and benchmarks/sampling.py for when
+a ratio is refused; docs/performance.md for the figures.
 """

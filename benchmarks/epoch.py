@@ -1,156 +1,261 @@
-"""Epoch benchmark: mlpcore against PyTorch CPU and against the machine's GEMM floor.
+"""Epoch benchmark: the pipeline's epoch against the machine's GEMM floor, portable and native.
 
-    python -m benchmarks.epoch [--quick] [--repeats N] [--threads T] [--json PATH]
+    python -m benchmarks.epoch [--quick] [--pairs N] [--kernels portable native]
+                               [--grid metrics/runs [--repro-seconds S]] [--cores]
 
-In one process and one run, for the homework's networks (1x60, 1x150, 2x60,
-2x150) in float32 and float64, at params.yaml's train.batch_size:
-  * mlpcore: one pipeline epoch (pipeline.training.train_epoch, then evaluate
-    on train and test), momentum 0.4, dropout 0.2; one warm-up, then N repeats;
-  * torch: the same epoch in PyTorch when it is installed (optional);
-  * floor: the epoch's GEMMs, each timed alone at its shape and layout;
-then, in child processes, the peak memory of `python -m stages.train` and the
-machine's epochs/s with one 2-thread run versus two concurrent 1-thread runs.
-Data: data/prepared/omniglot_12.npz, or random binary data of the same shape.
-Prints a table with PASS/MISS against the targets and writes it all as JSON.
+For each homework network (1x60, 1x150, 2x60, 2x150) and dtype, one worker
+process per kernels mode (see benchmarks/worker.py) times, alternately,
+  floor: the epoch's GEMMs alone (benchmarks/floor.py), and
+  epoch: pipeline.training.run_epoch, the function `dvc repro` runs,
+at params.yaml's train.batch_size and train.threads (momentum 0.4, dropout 0.2).
+Ratios follow the rules of benchmarks/sampling.py (busy machine, unstable
+samples, below the floor: refused, with the reason).
 
-Order matters on a small machine: every numpy timing runs before torch is
-imported, so torch's OpenMP threads never compete with OpenBLAS's.
+--grid RUNS: the grid's floor, sum over the runs in params.yaml of epochs run x
+  that network's floor epoch (at its dtype, threads and kernels), against the
+  training time the runs' timing.json files report; with --repro-seconds, the
+  wall time of the whole `dvc repro` too, and DVC's share (repro - training).
+--cores: machine throughput of one 2-thread run against two concurrent
+  1-thread runs (2x150 float32, portable).
+--quick: 1x60 float32 on 640 images, 3 pairs: a smoke test, not a measurement.
 """
 import argparse
-import sys
+import datetime
+import json
+import os
+import platform
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from pipeline.atomic import write_json
-from pipeline.training.experiments import parse_defaults
 from pipeline.params import load_params
-from pipeline.training.loop import EVAL_CHUNK
+from pipeline.training.experiments import parse_defaults, parse_grid
 
-from . import kernels, processes, report
-from .floor import GemmRates, describe, epoch_flops, epoch_gemms
-from .torch_side import load_torch, time_torch, torch_info
-from .workload import (DTYPES, NETWORKS, PREPARED, ROOT, load_dataset, load_seconds,
-                       run_config, splits, summary, time_mlpcore)
+from .sampling import ROOT, Watch, Worker, interleaved, settle, summary, verdict
+
+NETWORKS = {"1x60": [60], "1x150": [150], "2x60": [60, 60], "2x150": [150, 150]}
+DTYPES = ("float32", "float64")
+PREPARED = ROOT / "data/prepared/omniglot_12.npz"
 
 
 def parse_args(argv):
     defaults = parse_defaults(load_params(ROOT / "params.yaml"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2x150 only, 2 repeats, shorter process studies")
-    parser.add_argument("--repeats", type=int, help="timed epochs per case (default 5; quick 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: tiny and fast")
+    parser.add_argument("--pairs", type=int, help="floor/epoch sample pairs per case (5; quick 3)")
+    parser.add_argument("--kernels", nargs="+", default=["portable", "native"],
+                        choices=["portable", "native"])
     parser.add_argument("--threads", type=int, default=defaults.threads,
-                        help=f"BLAS and torch threads (default params.yaml: {defaults.threads})")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help=f"default params.yaml train.batch_size: {defaults.batch_size}")
-    parser.add_argument("--data", type=Path, default=PREPARED, help="prepared dataset (npz)")
+                        help=f"BLAS threads (default params.yaml: {defaults.threads})")
+    parser.add_argument("--data", type=Path, default=PREPARED)
     parser.add_argument("--json", type=Path, default=ROOT / "build/benchmark.json")
-    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    parser.add_argument("--numpy-only", action="store_true",
-                        help="only the mlpcore epochs and GEMM floors (used by the kernel study)")
+    parser.add_argument("--grid", type=Path, metavar="RUNS", help="e.g. metrics/runs")
+    parser.add_argument("--repro-seconds", type=float, help="wall time of that `dvc repro`")
+    parser.add_argument("--cores", action="store_true", help="1x2 threads vs 2x1 thread")
+    parser.add_argument("--torch-python", type=Path, metavar="PYTHON",
+                        help="an interpreter with torch: adds mlpcore/PyTorch per case")
+    parser.add_argument("--no-cases", action="store_true",
+                        help="skip the per-network table (e.g. with --cores or --grid alone)")
     args = parser.parse_args(argv)
-    args.repeats = args.repeats or (2 if args.quick else 5)
-    args.networks = {"2x150": NETWORKS["2x150"]} if args.quick else NETWORKS
+    args.pairs = args.pairs or (3 if args.quick else 5)
+    args.batch_size = defaults.batch_size
+    args.networks = {"1x60": [60]} if args.quick else NETWORKS
+    args.dtypes = ("float32",) if args.quick else DTYPES
+    args.data_request = {"path": str(args.data), "batch_size": args.batch_size,
+                         "limit": 640 if args.quick else None}
     return args
 
 
-def progress(message):
-    print(message, file=sys.stderr, flush=True)
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
-def layer_sizes(dataset, hidden):
-    return [dataset.train_x.shape[1], *hidden, dataset.num_classes]
+def time_cases(args, workers, torch=None):
+    """Interleaved floor/epoch samples of every network and dtype, for every worker.
+
+    torch: a torch worker, whose epochs join the alternation (no floor of its own).
+    """
+    cases = []
+    for name, hidden in args.networks.items():
+        for dtype in args.dtypes:
+            steps = []
+            for worker in workers + ([torch] if torch else []):
+                for op in ("floor", "epoch") if worker is not torch else ("epoch",):
+                    worker.ask(op=op, hidden=hidden, dtype=dtype)  # warm-up, untimed
+                    steps.append((f"{worker.mode} {op}",
+                                  lambda w=worker, o=op: w.ask(op=o, hidden=hidden, dtype=dtype)))
+            watch = Watch(workers + ([torch] if torch else [])).start()
+            samples = interleaved(steps, args.pairs)
+            case = {"network": name, "dtype": dtype, "watch": watch.stop(),
+                    "times": {key: summary(value) for key, value in samples.items()}}
+            times = case["times"]
+            case["epoch_over_floor"] = {
+                w.mode: verdict(times[f"{w.mode} epoch"], times[f"{w.mode} floor"], case["watch"])
+                for w in workers}
+            if {"portable", "native"} <= {w.mode for w in workers}:
+                case["portable_over_native"] = verdict(times["portable epoch"],
+                                                       times["native epoch"], case["watch"],
+                                                       floor_ratio=False)
+            if torch:
+                case["mlpcore_over_torch"] = verdict(times[f"{workers[0].mode} epoch"],
+                                                     times["torch epoch"], case["watch"],
+                                                     floor_ratio=False)
+            cases.append(case)
+            print(case_line(case), flush=True)
+    return cases
 
 
-def time_numpy(args, dataset, results):
-    """mlpcore epochs and GEMM floors of every network and dtype, under the thread limit."""
-    num_train, num_test = len(dataset.train_y), len(dataset.test_y)
-    with threadpool_limits(limits=args.threads, user_api="blas"):
-        results["blas"] = report.blas_info()
-        rates = GemmRates(args.repeats)
-        for dtype in DTYPES:
-            train_split, test_split = splits(dataset, dtype)
-            for name, hidden in args.networks.items():
-                progress(f"mlpcore {name} {dtype} ...")
-                config = run_config(hidden, dtype, args.batch_size, args.threads)
-                sizes = layer_sizes(dataset, hidden)
-                calls = epoch_gemms(sizes, num_train, num_test, args.batch_size, EVAL_CHUNK)
-                flops = sum(gemm.flops * times for gemm, times in calls.items())
-                if flops != epoch_flops(sizes, num_train, num_test):
-                    raise AssertionError(f"GEMM list of {name} misses FLOPs")  # a bug here
-                seconds = summary(time_mlpcore(config, train_split, test_split, args.repeats))
-                floor = rates.floor(calls, dtype)
-                network = results["networks"].setdefault(
-                    name, {"sizes": sizes, "gflop_per_epoch": flops / 1e9})
-                network[dtype] = {"mlpcore": seconds, "torch": None, "floor_seconds": floor,
-                                  "mlpcore_over_floor": seconds["median"] / floor,
-                                  "mlpcore_over_torch": None,
-                                  "gemms": describe(calls, rates, dtype)}
+def ratio_text(result, unit=""):
+    if result["refused"]:
+        return f"no ratio ({result['refused']})"
+    return f"{result['ratio']:.2f}{unit} (median {result['ratio_median']:.2f}{unit})"
 
 
-def time_pytorch(args, dataset, results):
-    """torch epochs of every network and dtype, when torch is installed and wanted."""
-    torch = None if args.no_torch else load_torch()
-    results["torch"] = torch_info(torch)
-    if torch is None:
-        return
-    torch.set_num_threads(args.threads)
-    results["torch"]["threads"] = torch.get_num_threads()
-    for dtype in DTYPES:
-        train_split, test_split = splits(dataset, dtype)
-        data = (train_split, dataset.train_y, test_split, dataset.test_y)
-        for name, hidden in args.networks.items():
-            progress(f"torch {name} {dtype} ...")
-            config = run_config(hidden, dtype, args.batch_size, args.threads)
-            row = results["networks"][name][dtype]
-            row["torch"] = summary(time_torch(layer_sizes(dataset, hidden), data, config,
-                                              EVAL_CHUNK, args.repeats))
-            row["mlpcore_over_torch"] = row["mlpcore"]["median"] / row["torch"]["median"]
+def case_line(case):
+    parts = [f"{case['network']:6} {case['dtype']:8}"]
+    for key, result in case["epoch_over_floor"].items():
+        epoch, floor = case["times"][f"{key} epoch"], case["times"][f"{key} floor"]
+        parts.append(f"{key}: epoch {epoch['min']:.3f}/{epoch['median']:.3f} s, floor "
+                     f"{floor['min']:.3f}/{floor['median']:.3f} s, epoch/floor "
+                     f"{ratio_text(result)}")
+    if "portable_over_native" in case:
+        parts.append(f"portable/native epoch {ratio_text(case['portable_over_native'])}")
+    if "mlpcore_over_torch" in case:
+        torch = case["times"]["torch epoch"]
+        parts.append(f"torch epoch {torch['min']:.3f}/{torch['median']:.3f} s; mlpcore/PyTorch "
+                     f"{ratio_text(case['mlpcore_over_torch'])}")
+    watch = case["watch"]
+    parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
+                 f" -> {watch['load_after'][0]:.2f}")
+    return "\n    ".join(parts)
 
 
-def run_processes(args, dataset, results):
-    """Peak memory of the training stage and the threads study, in child processes."""
-    study_epochs = 2 if args.quick else 4
-    with processes.data_file(dataset, args.data) as path:
-        for dtype in ("float32",) if args.quick else DTYPES:
-            progress(f"stages.train 2x150 {dtype}, 2 epochs, for its peak memory ...")
-            results["peak_memory"][dtype] = processes.stage_peak_memory(
-                path, dtype, args.batch_size, args.threads)
-        progress("threads study: one run with 2 threads, then two runs with 1 thread ...")
-        results["threads_study"] = {
-            "one_run_2_threads": processes.machine_epochs_per_second(
-                path, 1, 2, study_epochs, args.batch_size),
-            "two_runs_1_thread": processes.machine_epochs_per_second(
-                path, 2, 1, study_epochs, args.batch_size)}
+def grid_floor(args, runs_dir):
+    """The grid's floor from fresh floor samples, against the runs' timing.json."""
+    grid = parse_grid(load_params(ROOT / "params.yaml"))
+    floors, workers, rows = {}, {}, []
+    machine_watch = Watch([]).start()
+    for name, experiment in grid.items():
+        config = experiment.config
+        metrics = json.loads((runs_dir / name / "metrics.json").read_text())
+        timing = json.loads((runs_dir / name / "timing.json").read_text())
+        key = (tuple(config.hidden), config.dtype, config.kernels, config.threads)
+        if key not in floors:
+            worker_key = (config.kernels, config.threads)
+            if worker_key not in workers:
+                workers[worker_key] = Worker(config.kernels, config.threads, args.data_request)
+            worker = workers[worker_key]
+            worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype)
+            samples = []
+            for _ in range(args.pairs):
+                settle()
+                samples.append(worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype))
+            floors[key] = summary(samples)
+        rows.append({"run": name, "epochs": metrics["epochs_run"],
+                     "floor_epoch": floors[key]["min"],
+                     "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
+                     "floor_seconds_median": metrics["epochs_run"] * floors[key]["median"],
+                     "training_seconds": timing["wall_seconds"]})
+    own = sum(worker.cpu_seconds() for worker in workers.values())
+    for worker in workers.values():
+        worker.close()
+    watch = machine_watch.stop(own_extra=own)
+    floor = sum(row["floor_seconds"] for row in rows)
+    training = sum(row["training_seconds"] for row in rows)
+    result = {"runs": rows, "floor_seconds": floor, "training_seconds": training,
+              "training_over_floor": training / floor, "watch": watch,
+              "verdict": verdict(summary([training]), {
+                  "min": floor, "median": sum(row["floor_seconds_median"] for row in rows)},
+                  watch)}
+    if args.repro_seconds:
+        result.update(repro_seconds=args.repro_seconds,
+                      repro_over_floor=args.repro_seconds / floor,
+                      dvc_and_other_stages_seconds=args.repro_seconds - training)
+    return result
+
+
+def grid_line(grid):
+    text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
+            f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'], 'x')} the floor; "
+            f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
+    if "repro_seconds" in grid:
+        ratio = ("no ratio" if grid["verdict"]["refused"]
+                 else f"{grid['repro_over_floor']:.2f}x the floor")
+        text += (f"\n    dvc repro {grid['repro_seconds']:.0f} s: {ratio}; DVC and the other "
+                 f"stages {grid['dvc_and_other_stages_seconds']:.0f} s")
+    return text
+
+
+def cores_study(args, pairs):
+    """Epochs per second of the machine: one 2-thread run vs two concurrent 1-thread runs."""
+    hidden, dtype = NETWORKS["2x150"], "float32"
+    one = Worker("portable", 2, args.data_request)
+    two = [Worker("portable", 1, args.data_request) for _ in range(2)]
+    workers = [one, *two]
+    for worker in workers:
+        worker.ask(op="epoch", hidden=hidden, dtype=dtype)
+
+    def sequential():  # the 2-thread run does the same 2 epochs alone
+        return sum(one.ask(op="epoch", hidden=hidden, dtype=dtype) for _ in range(2))
+
+    def concurrent():
+        import time
+        start = time.perf_counter()
+        for worker in two:
+            worker.send(op="epoch", hidden=hidden, dtype=dtype)
+        for worker in two:
+            worker._read()
+        return time.perf_counter() - start
+
+    watch = Watch(workers).start()
+    samples = interleaved([("one run, 2 threads", sequential),
+                           ("two runs, 1 thread each", concurrent)], pairs)
+    watch = watch.stop()
+    for worker in workers:
+        worker.close()
+    times = {key: summary(value) for key, value in samples.items()}
+    gain = verdict(times["one run, 2 threads"], times["two runs, 1 thread each"], watch,
+                   floor_ratio=False)
+    return {"network": "2x150", "dtype": dtype, "epochs_per_sample": 2, "watch": watch,
+            "times": times, "two_runs_speedup": gain}
 
 
 def main(argv=None):
     args = parse_args(argv)
-    dataset, source = load_dataset(args.data)
-    results = {"machine": report.machine_info(), "networks": {}, "peak_memory": {},
-               "threads_study": None, "load_prepared": None, "own_kernel_choice": None,
-               "settings": {"data": source, "batch_size": args.batch_size,
-                            "threads": args.threads, "repeats": args.repeats,
-                            "quick": args.quick, "eval_chunk": EVAL_CHUNK,
-                            "num_train": len(dataset.train_y), "num_test": len(dataset.test_y)}}
-    time_numpy(args, dataset, results)
-    if args.numpy_only:
-        write_json(args.json, results)
-        return
-    if args.data.is_file():
-        results["load_prepared"] = summary(load_seconds(args.data, args.repeats))
-    if kernels.forced_kernel():
-        progress(f"mlpcore again without {kernels.FORCING_VARIABLE}, in a child process ...")
-        results["own_kernel_choice"] = kernels.own_choice_timings(args)
-    run_processes(args, dataset, results)
-    time_pytorch(args, dataset, results)  # last: see the module docstring
-    if results.get("own_kernel_choice"):
-        kernels.compare_with_torch(results["own_kernel_choice"], results["networks"])
-    results["targets"] = report.targets(results)
-    print(report.render(results))
+    results = {"machine": machine(), "settings": {
+        "batch_size": args.batch_size, "threads": args.threads, "pairs": args.pairs,
+        "quick": args.quick, "data": args.data_request}}
+    info = results["machine"]
+    print(f"{info['date']}  {info['cpu']}, {info['cores']} cores; threads {args.threads}, "
+          f"batch {args.batch_size}, {args.pairs} floor/epoch pairs per case", flush=True)
+    workers = [Worker(mode, args.threads, args.data_request) for mode in args.kernels]
+    torch = (Worker("torch", args.threads, args.data_request, str(args.torch_python),
+                    "benchmarks.torch_worker") if args.torch_python else None)
+    try:
+        for worker in workers + ([torch] if torch else []):
+            print(f"  {worker.mode}: {worker.info['kernels']} ({worker.info['kernels_note']}); "
+                  f"{worker.info['blas']}; numpy {worker.info['numpy']} SIMD "
+                  f"{worker.info['numpy_simd']}; data: {worker.info['data']}", flush=True)
+        results["workers"] = {w.mode: w.info for w in workers + ([torch] if torch else [])}
+        results["cases"] = [] if args.no_cases else time_cases(args, workers, torch)
+    finally:
+        for worker in workers + ([torch] if torch else []):
+            worker.close()
+    if args.grid:
+        grid = results["grid"] = grid_floor(args, args.grid)
+        print(grid_line(grid))
+    if args.cores:
+        study = results["cores"] = cores_study(args, args.pairs)
+        one, two = (study["times"][key] for key in ("one run, 2 threads",
+                                                    "two runs, 1 thread each"))
+        print(f"cores: 2 epochs of 2x150 float32 by one 2-thread run {one['min']:.2f}/"
+              f"{one['median']:.2f} s, by two concurrent 1-thread runs {two['min']:.2f}/"
+              f"{two['median']:.2f} s (min/median): two runs do "
+              f"{ratio_text(study['two_runs_speedup'], 'x')} the work")
     write_json(args.json, results)
-    print(f"\nwritten: {args.json}")
+    print(f"written: {args.json}")
 
 
 if __name__ == "__main__":

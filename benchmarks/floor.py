@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .workload import time_repeats
 
 
 class Gemm(NamedTuple):
@@ -90,53 +89,27 @@ def operands(gemm, dtype, rng):
             matrix(gemm.k, gemm.n, gemm.b_transposed), out)
 
 
-def seconds_per_call(gemm, dtype, repeats, block_seconds=0.01, seed=0):
-    """Per-call seconds of `gemm` in `repeats` blocks of back-to-back calls (>= block_seconds).
+class FloorEpoch:
+    """The epoch's GEMMs alone: every call of epoch_gemms(), at its shape and layout.
 
-    Small shapes are dominated by numpy's per-call overhead, which mlpcore pays too.
+    Operands are random and reused across calls (they stay in cache where the
+    real epoch's gathered batches do not), so the floor errs on the fast side.
     """
-    a, b, out = operands(gemm, dtype, np.random.default_rng(seed))
-    call = (lambda: np.matmul(a, b, out=out)) if out is not None else (lambda: a @ b)
-    once = min(time_repeats(call, 2))  # after a warm-up call
-    loops = max(1, int(block_seconds / max(once, 1e-9)))
 
-    def block():
-        for _ in range(loops):
-            call()
+    def __init__(self, sizes, num_train, num_test, batch_size, eval_chunk, dtype, seed=0):
+        self.calls = epoch_gemms(sizes, num_train, num_test, batch_size, eval_chunk)
+        if sum(g.flops * n for g, n in self.calls.items()) != epoch_flops(sizes, num_train,
+                                                                          num_test):
+            raise AssertionError(f"the GEMM list of {sizes} misses FLOPs")  # a bug here
+        rng = np.random.default_rng(seed)
+        self.operands = {gemm: operands(gemm, np.dtype(dtype), rng) for gemm in self.calls}
 
-    return [seconds / loops for seconds in time_repeats(block, repeats, warmup=0)]
-
-
-class GemmRates:
-    """Measured per-call seconds of each distinct (Gemm, dtype), each measured once."""
-
-    def __init__(self, repeats):
-        self.repeats = repeats
-        self.samples = {}  # (Gemm, dtype) -> [seconds per call, ...]
-
-    def seconds(self, gemm, dtype):
-        """Median seconds of one call."""
-        key = (gemm, dtype)
-        if key not in self.samples:
-            self.samples[key] = seconds_per_call(gemm, np.dtype(dtype), self.repeats)
-        return float(np.median(self.samples[key]))
-
-    def gflops(self, gemm, dtype):
-        return gemm.flops / self.seconds(gemm, dtype) / 1e9
-
-    def floor(self, calls, dtype):
-        """Seconds of an epoch whose GEMMs (Counter {Gemm: calls}) all run at the measured rate."""
-        return sum(times * self.seconds(gemm, dtype) for gemm, times in calls.items())
-
-
-def describe(calls, rates, dtype):
-    """Per-shape rows for the JSON: calls, GFLOP, GFLOP/s, share of the floor."""
-    total = rates.floor(calls, dtype)
-    rows = []
-    for gemm, times in sorted(calls.items(), key=lambda item: -item[0].flops * item[1]):
-        seconds = times * rates.seconds(gemm, dtype)
-        rows.append({"gemm": gemm.label(), "m": gemm.m, "k": gemm.k, "n": gemm.n,
-                     "calls": times, "gflop": times * gemm.flops / 1e9,
-                     "gflops_per_s": rates.gflops(gemm, dtype),
-                     "floor_seconds": seconds, "floor_share": seconds / total})
-    return rows
+    def run(self):
+        """Execute every call once, as many times as the epoch makes it."""
+        for gemm, times in self.calls.items():
+            a, b, out = self.operands[gemm]
+            for _ in range(times):
+                if out is None:
+                    a @ b
+                else:
+                    np.matmul(a, b, out=out)

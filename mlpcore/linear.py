@@ -1,6 +1,7 @@
 """Affine layer with momentum SGD: y = W x + b."""
 import numpy as np
 
+from . import blas
 from .init import random_weight_init, zeros_bias_init
 from .transform import Transform
 
@@ -16,8 +17,24 @@ class LinearMap(Transform):
 
     W: (outdim, indim), b: (outdim, 1); forward x: (indim, B) -> (outdim, B).
     Gradients accumulate in dW, db over backward calls until zerograd();
-    step() applies momentum G_M = alpha * G_M + G, then W -= lr * G_M.
+    step() applies momentum G_M = alpha * G_M + G, then W -= lr * G_M, with
+    G_M kept in momentum_W (outdim, indim) and momentum_b (outdim, 1).
+
+    The weight gradient is computed lazily: backward keeps (grad, x) and step()
+    folds grad @ x.T straight into momentum_W with one GEMM (see mlpcore.blas),
+    so no (outdim, indim) gradient is written and read back. Reading dW
+    computes it. Hence backward keeps a reference to the x of the last forward
+    until zerograd(), as forward already did until backward: do not write into
+    that array in place before then.
     """
+
+    # Momentum entries that decay below the smallest normal float get stuck there:
+    # with alpha > 0.5, alpha * k ulp rounds back to k ulp for k <= 4, so they never
+    # reach zero, and every later step does arithmetic on subnormals, which many CPUs
+    # run far slower. Every this many steps they are set to zero (what exact
+    # arithmetic, or a CPU's flush-to-zero mode, would give); W never sees them, since
+    # lr * (a few ulp) rounds to nothing.
+    FLUSH_EVERY = 64
 
     def __init__(self, indim, outdim, alpha=0, lr=0.01, *,
                  init=random_weight_init, rng=None, dtype=np.float64):
@@ -34,8 +51,10 @@ class LinearMap(Transform):
         self._db = np.zeros_like(self.b)
         self.momentum_W = np.zeros_like(self.W)
         self.momentum_b = np.zeros_like(self.b)
-        self._scratch_W = np.empty_like(self.W)  # reused by step(): no W-sized temporary per update
-        self._grads_are_zero = True
+        self._dW_holds_sum = False  # else _dW's contents are stale and mean zero
+        self._db_holds_sum = False
+        self._pending = None        # (grad (outdim, B), x (indim, B)) not yet in _dW
+        self._steps = 0
 
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""
@@ -53,54 +72,79 @@ class LinearMap(Transform):
         """Add the batch gradients to dW (outdim, indim) and db (outdim, 1).
 
         The parameter half of backward(); a model calls it alone for its first
-        layer, whose input gradient nobody needs. Returns the cast gradient.
+        layer, whose input gradient nobody needs. db is summed now; the dW term
+        is kept as (grad, x) until step() or a read of dW needs it (at most one
+        such pair: an earlier one is added to the dW buffer first).
+        Returns the cast gradient.
         """
-        grad = as_float_array(grad_wrt_out, self.dtype)
-        if self._grads_are_zero:
-            # Write straight into the buffers: no (outdim, indim) temporary, no zero fill.
-            np.matmul(grad, self.x.T, out=self._dW)
-            np.sum(grad, axis=1, keepdims=True, out=self._db)
-            self._grads_are_zero = False
-        else:
-            self._dW += grad @ self.x.T
+        grad = np.array(grad_wrt_out, dtype=self.dtype)  # a copy: the caller may reuse its array
+        if self._db_holds_sum:
             self._db += grad.sum(axis=1, keepdims=True)
+        else:
+            np.sum(grad, axis=1, keepdims=True, out=self._db)
+            self._db_holds_sum = True
+        self._fold_pending()
+        self._pending = (grad, self.x)
         return grad
+
+    def _fold_pending(self):
+        """Add the pending grad @ x.T into the _dW buffer."""
+        if self._pending is None:
+            return
+        grad, x = self._pending
+        self._pending = None
+        if self._dW_holds_sum:
+            self._dW += grad @ x.T
+        else:
+            np.matmul(grad, x.T, out=self._dW)
+            self._dW_holds_sum = True
 
     @property
     def dW(self):
         """Accumulated weight gradient (outdim, indim); zeros after zerograd()."""
-        self._clear_if_zeroed()
+        self._fold_pending()
+        if not self._dW_holds_sum:
+            self._dW.fill(0)
+            self._dW_holds_sum = True
         return self._dW
 
     @property
     def db(self):
         """Accumulated bias gradient (outdim, 1); zeros after zerograd()."""
-        self._clear_if_zeroed()
+        if not self._db_holds_sum:
+            self._db.fill(0)
+            self._db_holds_sum = True
         return self._db
 
-    def _clear_if_zeroed(self):
-        # zerograd() only raises a flag: the next backward overwrites the buffers anyway,
-        # so they are filled with zeros only if somebody reads them before that.
-        if self._grads_are_zero:
-            self._dW.fill(0)
-            self._db.fill(0)
-
     def step(self):
-        self._momentum_update(self.W, self.dW, self.momentum_W, self._scratch_W)
-        self._momentum_update(self.b, self.db, self.momentum_b, np.empty_like(self.b))
+        """momentum = alpha * momentum + gradient; param -= lr * momentum (W and b)."""
+        self._update_weight_momentum()
+        if not blas.subtract_scaled(self.W, self.lr, self.momentum_W):
+            self.W -= self.lr * self.momentum_W
+        scale_and_add(self.momentum_b, self.alpha, self.db)
+        self.b -= self.lr * self.momentum_b
+        self._steps += 1
+        if self.alpha and self._steps % self.FLUSH_EVERY == 0:
+            flush_subnormals(self.momentum_W)
+            flush_subnormals(self.momentum_b)
 
-    def _momentum_update(self, param, grad, momentum, scratch):
-        """In place: momentum = alpha * momentum + grad; param -= lr * momentum."""
-        if self.alpha:
-            momentum *= self.alpha
-            momentum += grad
-        else:  # 0 * momentum + grad is grad: one pass instead of two
-            np.copyto(momentum, grad)
-        np.multiply(momentum, self.lr, out=scratch)
-        param -= scratch
+    def _update_weight_momentum(self):
+        """momentum_W = alpha * momentum_W + dW, with the pending product as one GEMM."""
+        momentum, alpha = self.momentum_W, self.alpha
+        if self._pending is not None:
+            grad, x = self._pending
+            if self._dW_holds_sum:  # several backward calls: the earlier ones first
+                scale_and_add(momentum, alpha, self._dW)
+                alpha = 1
+            # The pending pair stays: dW must still read the same gradient until zerograd().
+            if not blas.accumulate_outer(x, grad, alpha, momentum):
+                scale_and_add(momentum, alpha, grad @ x.T)
+        else:
+            scale_and_add(momentum, alpha, self.dW)
 
     def zerograd(self):
-        self._grads_are_zero = True
+        self._dW_holds_sum = self._db_holds_sum = False
+        self._pending = None
 
     def parameters(self):
         return [("W", self.W, self.dW), ("b", self.b, self.db)]
@@ -120,3 +164,19 @@ class LinearMap(Transform):
                 f"loadparams: expected W {self.W.shape} and b {self.b.shape}, "
                 f"got W {w.shape} and b {b.shape}")
         self.W, self.b = w, b
+
+
+def flush_subnormals(array):
+    """Set entries whose magnitude is below the dtype's smallest normal number to zero."""
+    if array.dtype.kind == "f":
+        array[np.abs(array) < np.finfo(array.dtype).tiny] = 0
+
+
+def scale_and_add(momentum, alpha, grad):
+    """momentum = alpha * momentum + grad, in place; alpha 0 ignores the old values."""
+    if alpha == 0:
+        np.copyto(momentum, grad)
+    else:
+        if alpha != 1:
+            momentum *= alpha
+        momentum += grad

@@ -46,11 +46,13 @@ def model_bytes(model):
     return buffer.getvalue()
 
 
-def write_run(paths, experiment, result, wall_seconds, confusion):
+def write_run(paths, experiment, result, wall_seconds, confusion, execution=None):
     """Write every output of a run; metrics.json last, so its presence means 'complete'.
 
     When no epoch finished (divergence in the first), the best model is the final one.
     confusion: (num_classes, num_classes) test-set counts of the final model, row = true class.
+    execution: what ran it (kernels, BLAS libraries, threads, numpy), kept in
+    timing.json with the wall time since it varies by machine, not by params.
     """
     write_bytes(paths.model, model_bytes(result.model))
     write_bytes(best_model_path(paths.model), model_bytes(result.best or result.model))
@@ -60,5 +62,6 @@ def write_run(paths, experiment, result, wall_seconds, confusion):
     epochs = max(len(result.curve), 1)
     write_json(paths.run_dir / "timing.json",
                {"wall_seconds": round(wall_seconds, 3),
-                "seconds_per_epoch": round(wall_seconds / epochs, 4)})
+                "seconds_per_epoch": round(wall_seconds / epochs, 4),
+                **({"execution": execution} if execution else {})})
     write_json(paths.run_dir / "metrics.json", run_metrics(result, experiment.config.epochs))

@@ -2,22 +2,41 @@
 
     python -m stages.train <experiment> <prepared.npz> <model.npz> <run dir> <curves.csv>
 """
-import argparse
 import sys
-import time
-from pathlib import Path
-from typing import NamedTuple
 
-from threadpoolctl import threadpool_limits
+from pipeline.params import ParamsError, check_name, load_params  # neither loads numpy
+from pipeline.training import cpu_kernels
 
-from pipeline.training.confusion import confusion_matrix
-from pipeline.training.experiments import parse_experiment
-from pipeline.params import check_name, load_params
-from pipeline.data.prepared import PreparedError, load_prepared
-from pipeline.training.progress import EpochProgress
-from pipeline.run_files import write_run
-from pipeline.stage_runner import run_stage
-from pipeline.training.loop import to_split, train
+
+def pin_kernels(argv):
+    """Pin the CPU kernels the experiment (argv[0]) asks for; must run before numpy loads.
+
+    Returns pin()'s record, or None when params.yaml cannot say (main() reports why).
+    """
+    try:
+        mode = cpu_kernels.requested_mode(load_params(), argv[0] if argv else None)
+    except ParamsError:
+        return None
+    return cpu_kernels.pin(mode) if mode else None
+
+
+# Run as a script, the kernels are pinned here, before the imports below load numpy.
+PINNED = pin_kernels(sys.argv[1:]) if __name__ == "__main__" else None
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from pipeline.data.prepared import PreparedError, load_prepared  # noqa: E402
+from pipeline.run_files import write_run  # noqa: E402
+from pipeline.stage_runner import run_stage  # noqa: E402
+from pipeline.training.confusion import confusion_matrix  # noqa: E402
+from pipeline.training.experiments import parse_experiment  # noqa: E402
+from pipeline.training.loop import to_split, train  # noqa: E402
+from pipeline.training.progress import EpochProgress  # noqa: E402
 
 
 class RunPaths(NamedTuple):
@@ -33,6 +52,17 @@ def run_experiment(experiment, dataset, progress=None):
     with threadpool_limits(limits=experiment.config.threads, user_api="blas"):
         result = train(experiment.config, dataset, on_epoch=progress)
     return result, time.perf_counter() - start
+
+
+def execution_record(experiment, pinned=None):
+    """Kernels, BLAS libraries and threads the run used (for timing.json, not metrics.json).
+
+    pinned: pin()'s record when the kernels were pinned before numpy loaded;
+    otherwise (the stage called in-process) the record says they could not be.
+    """
+    pinning = pinned or cpu_kernels.pin(experiment.config.kernels)
+    with threadpool_limits(limits=experiment.config.threads, user_api="blas"):
+        return cpu_kernels.runtime_record(pinning)
 
 
 def main(argv=None):
@@ -60,7 +90,8 @@ def train_stage(params, name, paths):
         result, seconds = run_experiment(experiment, dataset, progress.update)
     test_split = to_split(dataset.test_x, dataset.test_y, dataset.num_classes,
                           result.model.dtype)
-    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test_split))
+    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test_split),
+              execution_record(experiment, PINNED))
     final = result.curve[-1] if result.curve else None
     print(f"train@{experiment.name}: {result.status} after {len(result.curve)} epochs in "
           f"{seconds:.1f} s" + (f", test accuracy {final.test_accuracy:.4f}" if final else ""))

@@ -1,13 +1,17 @@
 """The grid's config checks and the training loop, on tiny synthetic data."""
 import copy
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from pipeline.data.prepared import PIXELS, Dataset, save_prepared
 from pipeline.params import ParamsError
 from pipeline.run_files import write_run
+from pipeline.training import cpu_kernels
 from pipeline.training.confusion import confusion_matrix
 from pipeline.training.curves import CURVE_COLUMNS
 from pipeline.training.experiments import parse_experiment
@@ -17,7 +21,7 @@ from tests.conftest import ROOT
 
 DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,
             "batch_size": 16, "init": "xavier_uniform", "dtype": "float64", "seed": 0,
-            "threads": 1}
+            "threads": 1, "kernels": "portable"}
 
 
 def params_with(experiment=None, defaults=None):
@@ -174,3 +178,21 @@ def test_experiment_dict_is_not_mutated():
     before = copy.deepcopy(params)
     parse_experiment(params, "tiny")
     assert params == before
+
+
+def test_the_stage_pins_its_kernels_and_records_them_outside_metrics(tmp_path):
+    """Run as DVC runs it: kernels pinned before numpy loads, recorded in timing.json."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(48) % 3
+    save_prepared(tmp_path / "data.npz", Dataset(
+        rng.integers(0, 2, (48, PIXELS), dtype=np.uint8), labels,
+        rng.integers(0, 2, (12, PIXELS), dtype=np.uint8), labels[:12], ("a", "b", "c")))
+    (tmp_path / "params.yaml").write_text(json.dumps(params_with()))
+    subprocess.run([sys.executable, "-m", "stages.train", "tiny", "data.npz", "model.npz",
+                    "run", "curves.csv"], cwd=tmp_path, check=True, capture_output=True,
+                   env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    execution = json.loads((tmp_path / "run/timing.json").read_text())["execution"]
+    expected = "native" if cpu_kernels.portable_level_missing() else "portable"
+    assert execution["kernels"] == expected
+    assert f"{DEFAULTS['threads']} thread(s)" in execution["blas"]
+    assert "execution" not in (tmp_path / "run/metrics.json").read_text()

@@ -40,6 +40,7 @@ class RunConfig:
     dtype: Literal["float32", "float64"]
     seed: int
     threads: int
+    kernels: Literal["portable", "native"]
 
     def validate(self, where):
         checks = [
@@ -103,3 +104,8 @@ def parse_experiment(params, name):
                           f"`train`: {sorted(defaults)}")
     config = parse(RunConfig, {**defaults, **overrides}, where)
     return Experiment(name=name, group=group, config=config)
+
+
+def parse_grid(params):
+    """All experiments in params.yaml order: {name: Experiment}."""
+    return {name: parse_experiment(params, name) for name in section(params, "experiments")}

@@ -90,13 +90,19 @@ def train_epoch(model, split, batch_size, rng):
     return True
 
 
-def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None):
-    """Train one configured network on a prepared dataset.
+class Run(NamedTuple):
+    """What one run trains: the seeded model, both splits and the example-order stream."""
+    model: mlp.MLP
+    train: Split
+    test: Split
+    order_rng: np.random.Generator
 
-    All randomness comes from config.seed: one stream for initialization and
-    dropout, one for the order of the examples. Stops early, with status
-    "diverged", when a loss stops being finite. result.best keeps a copy of the
-    weights after the first epoch of highest test accuracy (metrics' best_epoch).
+
+def start_run(config, dataset):
+    """The splits in the model's dtype and the model, all randomness from config.seed.
+
+    One stream initializes the model and draws its dropout masks, another
+    shuffles the examples.
     """
     dtype = np.dtype(config.dtype)
     train_split = to_split(dataset.train_x, dataset.train_y, dataset.num_classes, dtype)
@@ -104,18 +110,39 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
     model_rng, order_rng = (np.random.default_rng(s)
                             for s in np.random.SeedSequence(config.seed).spawn(2))
     model = build_model(config, train_split.x.shape[1], dataset.num_classes, model_rng)
-    result = TrainingResult(model)
+    return Run(model, train_split, test_split, order_rng)
+
+
+def run_epoch(run, batch_size, epoch=0):
+    """One epoch exactly as train() runs it (the benchmark times this very function).
+
+    Shuffled minibatch SGD over run.train, then inference over both splits.
+    Returns the EpochLog, or None as soon as a loss is not finite.
+    """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is checked
-        for epoch in range(1, config.epochs + 1):
-            log = None
-            if train_epoch(model, train_split, config.batch_size, order_rng):
-                log = EpochLog(epoch, *evaluate(model, train_split), *evaluate(model, test_split))
-            if log is None or not np.isfinite([log.train_loss, log.test_loss]).all():
-                result.status, result.diverged_at_epoch = "diverged", epoch
-                break
-            if result.best is None or log.test_accuracy > result.best.log.test_accuracy:
-                result.best = Snapshot.of(model, log)
-            result.curve.append(log)
-            if on_epoch:
-                on_epoch(log)
+        if not train_epoch(run.model, run.train, batch_size, run.order_rng):
+            return None
+        log = EpochLog(epoch, *evaluate(run.model, run.train), *evaluate(run.model, run.test))
+    return log if np.isfinite([log.train_loss, log.test_loss]).all() else None
+
+
+def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None):
+    """Train one configured network on a prepared dataset (see start_run for the seeding).
+
+    Stops early, with status "diverged", when a loss stops being finite. result.best
+    keeps a copy of the weights after the first epoch of highest test accuracy
+    (metrics' best_epoch).
+    """
+    run = start_run(config, dataset)
+    result = TrainingResult(run.model)
+    for epoch in range(1, config.epochs + 1):
+        log = run_epoch(run, config.batch_size, epoch)
+        if log is None:
+            result.status, result.diverged_at_epoch = "diverged", epoch
+            break
+        if result.best is None or log.test_accuracy > result.best.log.test_accuracy:
+            result.best = Snapshot.of(run.model, log)
+        result.curve.append(log)
+        if on_epoch:
+            on_epoch(log)
     return result

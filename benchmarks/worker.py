@@ -1,0 +1,92 @@
+"""A benchmark worker: one process, one kernels mode and thread count, timing on request.
+
+    python -m benchmarks.worker MODE THREADS DATA_JSON
+
+The kernels are pinned (pipeline.training.cpu_kernels, as the training stage does) before
+numpy loads, which is why each mode needs a process of its own. The worker
+reads one JSON request per line on stdin and answers one JSON line on stdout:
+    {"op": "epoch" | "floor", "hidden": [150, 150], "dtype": "float32"}
+        -> {"seconds": s}: one pipeline epoch (pipeline.training.run_epoch) of
+           that network, or its GEMM floor (benchmarks.floor.FloorEpoch)
+    {"op": "cpu"} -> {"seconds": CPU seconds this process has used}
+It first prints {"ready": what runs it (kernels, BLAS, threads, numpy)}.
+"""
+import json
+import os
+import sys
+
+from pipeline.training import cpu_kernels
+
+# Run as a script, the kernels are pinned here, before numpy loads (module docstring).
+PINNING = cpu_kernels.pin(sys.argv[1]) if __name__ == "__main__" else None
+
+import time  # noqa: E402
+
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from pipeline.training.experiments import RunConfig  # noqa: E402
+from pipeline.training.loop import EVAL_CHUNK, run_epoch, start_run  # noqa: E402
+
+from .data import load_data  # noqa: E402
+from .floor import FloorEpoch  # noqa: E402
+
+
+def bench_config(hidden, dtype, batch_size, threads, kernels):
+    """The grid's costliest settings for `hidden` (momentum and dropout on)."""
+    return RunConfig(hidden=list(hidden), momentum=0.4, dropout=0.2, lr=0.001, epochs=1,
+                     batch_size=batch_size, init="xavier_uniform", dtype=dtype, seed=0,
+                     threads=threads, kernels=kernels)
+
+
+class Cases:
+    """Per (hidden, dtype): a pipeline run and its floor, built on first use."""
+
+    def __init__(self, dataset, batch_size, threads, kernels):
+        self.dataset, self.batch_size = dataset, batch_size
+        self.threads, self.kernels = threads, kernels
+        self.runs, self.floors = {}, {}
+
+    def epoch(self, hidden, dtype):
+        key = (tuple(hidden), dtype)
+        if key not in self.runs:
+            config = bench_config(hidden, dtype, self.batch_size, self.threads, self.kernels)
+            self.runs[key] = start_run(config, self.dataset)
+        run = self.runs[key]
+        return lambda: run_epoch(run, self.batch_size) or _diverged()
+
+    def floor(self, hidden, dtype):
+        key = (tuple(hidden), dtype)
+        if key not in self.floors:
+            sizes = [self.dataset.train_x.shape[1], *hidden, self.dataset.num_classes]
+            self.floors[key] = FloorEpoch(sizes, len(self.dataset.train_y),
+                                          len(self.dataset.test_y), self.batch_size,
+                                          EVAL_CHUNK, dtype)
+        return self.floors[key].run
+
+
+def _diverged():
+    raise FloatingPointError("the benchmark's training diverged")
+
+
+def serve(mode, threads, data_request, lines=sys.stdin, out=sys.stdout):
+    dataset, source = load_data(**data_request)
+    cases = Cases(dataset, data_request["batch_size"], threads, mode)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        pinning = PINNING or cpu_kernels.pin(mode)  # imported: reports that it could not pin
+        ready = {**cpu_kernels.runtime_record(pinning), "threads": threads, "data": source}
+        print(json.dumps({"ready": ready}), file=out, flush=True)
+        for line in lines:
+            request = json.loads(line)
+            if request["op"] == "cpu":
+                times = os.times()
+                answer = {"seconds": times.user + times.system}
+            else:
+                work = getattr(cases, request["op"])(request["hidden"], request["dtype"])
+                start = time.perf_counter()
+                work()
+                answer = {"seconds": time.perf_counter() - start}
+            print(json.dumps(answer), file=out, flush=True)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]))

@@ -1,0 +1,70 @@
+"""The benchmark's smoke mode runs end to end, and its rules refuse what noise could fake."""
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+from benchmarks import sampling
+from tests.conftest import ROOT
+
+
+def times(minimum, median):
+    return {"min": minimum, "median": median}
+
+
+QUIET = {"other_cores": 0.0}
+
+
+def test_a_clean_ratio_is_given_from_the_minima():
+    result = sampling.verdict(times(1.2, 1.25), times(1.0, 1.02), QUIET)
+    assert result["refused"] is None and result["ratio"] == 1.2
+
+
+def test_busy_unstable_and_below_the_floor_are_refused_with_the_reason():
+    busy = sampling.verdict(times(1.2, 1.2), times(1.0, 1.0), {"other_cores": 0.9})
+    assert busy["refused"].startswith("busy: other processes used 0.90 cores")
+    unstable = sampling.verdict(times(1.2, 2.0), times(1.0, 1.0), QUIET)
+    assert unstable["refused"].startswith("unstable: min gives 1.20, median 2.00")
+    below = sampling.verdict(times(0.5, 0.5), times(1.0, 1.0), QUIET)
+    assert below["refused"] == "measurement error: 0.50 is below the floor"
+    # Between two epochs (portable against native) below 1.0 is a legitimate answer.
+    assert sampling.verdict(times(0.5, 0.5), times(1.0, 1.0), QUIET,
+                            floor_ratio=False)["refused"] is None
+
+
+def test_samples_alternate():
+    order = []
+    samples = sampling.interleaved([("a", lambda: order.append("a") or 1.0),
+                                    ("b", lambda: order.append("b") or 2.0)], 3)
+    assert order == ["a", "b"] * 3 and samples == {"a": [1.0] * 3, "b": [2.0] * 3}
+
+
+def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
+    """--quick end to end, with --grid over fake run records of the repository's grid."""
+    from pipeline.training.experiments import parse_grid
+    from pipeline.params import load_params
+
+    runs = tmp_path / "runs"
+    for name in parse_grid(load_params(ROOT / "params.yaml")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "metrics.json").write_text(json.dumps({"epochs_run": 2}))
+        (runs / name / "timing.json").write_text(json.dumps({"wall_seconds": 1.5}))
+    out = tmp_path / "bench.json"
+    shown = subprocess.run([sys.executable, "-m", "benchmarks.epoch", "--quick", "--pairs", "2",
+                            "--json", str(out), "--grid", str(runs), "--repro-seconds", "100"],
+                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert "portable:" in shown and "native:" in shown and "grid: floor" in shown
+    results = json.loads(out.read_text())
+    (case,) = results["cases"]
+    assert set(case["times"]) == {f"{mode} {op}" for mode in ("portable", "native")
+                                  for op in ("floor", "epoch")}
+    assert all(len(t["samples"]) == 2 for t in case["times"].values())
+    assert case["watch"]["load_before"] and case["watch"]["load_after"]
+    for result in case["epoch_over_floor"].values():
+        assert result["refused"] or result["ratio"] >= 1.0
+        assert (result["refused"] is None) == (f"{result['ratio']:.2f} (median" in shown)
+    grid = results["grid"]
+    assert grid["training_seconds"] == 1.5 * len(grid["runs"])
+    assert grid["floor_seconds"] == sum(row["floor_seconds"] for row in grid["runs"]) > 0
+    assert grid["dvc_and_other_stages_seconds"] == 100 - grid["training_seconds"]
+    assert SimpleNamespace(**results["workers"]["portable"]).kernels in ("portable", "native")

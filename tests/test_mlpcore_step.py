@@ -1,0 +1,128 @@
+"""LinearMap.step(): the fused BLAS update equals the course's momentum rule, and
+momentum stuck in subnormal floats is flushed."""
+import numpy as np
+import pytest
+
+import mlpcore as mlp
+from mlpcore import blas
+from mlpcore.linear import LinearMap
+
+
+def course_step(W, momentum, grad, alpha, lr):
+    """The course's rule: G_M = alpha * G_M + G; W -= lr * G_M (new arrays)."""
+    momentum = alpha * momentum + grad
+    return W - lr * momentum, momentum
+
+
+def batches(rng, indim, outdim, count, dtype=np.float64, batch=5):
+    return [(rng.standard_normal((indim, batch)).astype(dtype),
+             rng.standard_normal((outdim, batch)).astype(dtype)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.4, 0.9])
+@pytest.mark.parametrize("x_order", ["C", "F"])
+def test_fused_step_follows_the_course_rule(alpha, x_order):
+    rng = np.random.default_rng(0)
+    layer = LinearMap(7, 3, alpha=alpha, lr=0.1, rng=rng)
+    W, momentum = layer.W.copy(), np.zeros_like(layer.W)
+    for x, grad in batches(rng, 7, 3, 6):
+        x = np.asarray(x, order=x_order)
+        layer.zerograd()
+        layer.forward(x)
+        layer.backward(grad)
+        layer.step()
+        W, momentum = course_step(W, momentum, grad @ x.T, alpha, 0.1)
+        np.testing.assert_allclose(layer.momentum_W, momentum, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(layer.W, W, rtol=1e-12, atol=1e-14)
+        # The gradient is still readable after the step, until zerograd().
+        np.testing.assert_allclose(layer.dW, grad @ x.T, rtol=1e-12)
+
+
+def test_several_backward_calls_and_reads_before_the_step():
+    rng = np.random.default_rng(1)
+    layer = LinearMap(6, 4, alpha=0.5, lr=0.2, rng=rng)
+    W, momentum = layer.W.copy(), rng.standard_normal(layer.W.shape)
+    layer.momentum_W[...] = momentum
+    (x1, g1), (x2, g2), (x3, g3) = batches(rng, 6, 4, 3)
+    for x, g in ((x1, g1), (x2, g2)):
+        layer.forward(x)
+        layer.backward(g)
+    np.testing.assert_allclose(layer.dW, g1 @ x1.T + g2 @ x2.T, rtol=1e-12)  # a read between
+    layer.forward(x3)
+    layer.backward(g3)
+    layer.step()
+    W, momentum = course_step(W, momentum, g1 @ x1.T + g2 @ x2.T + g3 @ x3.T, 0.5, 0.2)
+    np.testing.assert_allclose(layer.momentum_W, momentum, rtol=1e-12)
+    np.testing.assert_allclose(layer.W, W, rtol=1e-12)
+
+
+def test_the_gradient_does_not_change_when_the_caller_reuses_its_array():
+    rng = np.random.default_rng(2)
+    layer = LinearMap(5, 2, rng=rng)
+    x, grad = rng.standard_normal((5, 3)), rng.standard_normal((2, 3))
+    expected = grad @ x.T
+    layer.forward(x)
+    layer.backward(grad)
+    grad *= 10
+    np.testing.assert_allclose(layer.dW, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype):
+    """Where numpy's BLAS cannot be called (another build, odd layouts) numpy does it."""
+    def train(layer):
+        for x, grad in batches(np.random.default_rng(3), 8, 4, 5, dtype):
+            layer.zerograd()
+            layer.forward(x)
+            layer.backward(grad)
+            layer.step()
+        return layer.W, layer.momentum_W
+
+    fused = train(LinearMap(8, 4, alpha=0.9, lr=0.05, rng=np.random.default_rng(4), dtype=dtype))
+    monkeypatch.setattr(blas, "accumulate_outer", lambda *args: False)
+    monkeypatch.setattr(blas, "subtract_scaled", lambda *args: False)
+    plain = train(LinearMap(8, 4, alpha=0.9, lr=0.05, rng=np.random.default_rng(4), dtype=dtype))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(fused, plain):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_blas_calls_refuse_what_they_cannot_do_in_place():
+    x, grad = np.ones((4, 2), np.float32), np.ones((3, 2), np.float32)
+    assert not blas.accumulate_outer(x, grad, 0.0, np.zeros((3, 4), np.float64))  # dtype
+    assert not blas.accumulate_outer(x, grad, 0.0, np.zeros((4, 3), np.float32).T)  # layout
+    assert not blas.subtract_scaled(np.zeros((3, 4), np.float16), 0.1,
+                                    np.zeros((3, 4), np.float16))
+    if blas.available(np.float32):
+        out = np.full((3, 4), np.nan, np.float32)
+        assert blas.accumulate_outer(x, grad, 0.0, out)  # beta 0 ignores NaN
+        np.testing.assert_array_equal(out, np.full((3, 4), 2.0))
+
+
+def test_decaying_momentum_sticks_in_subnormals_without_the_flush():
+    """The cause: alpha * k ulp rounds back to k ulp for alpha > 0.5 and small k."""
+    ulp = np.finfo(np.float32).smallest_subnormal
+    stuck = np.array([1, 2, 3, 4], np.float32) * ulp
+    assert np.array_equal(stuck * np.float32(0.9), stuck)
+    decayed = stuck.copy()
+    for _ in range(10):
+        decayed *= np.float32(0.4)
+    assert not decayed.any()  # a small alpha reaches zero
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_flushes_subnormal_momentum(dtype):
+    layer = mlp.LinearMap(3, 2, alpha=0.9, lr=0.001, dtype=dtype)
+    tiny = np.finfo(dtype).tiny
+    layer.momentum_W[...] = 4 * np.finfo(dtype).smallest_subnormal
+    layer.momentum_W[0, 0] = 1.0
+    x = np.zeros((3, 1), dtype)
+    for step in range(1, LinearMap.FLUSH_EVERY + 1):
+        layer.zerograd()
+        layer.forward(x)
+        layer.backward(np.zeros((2, 1), dtype))
+        layer.step()
+        subnormal = (layer.momentum_W != 0) & (np.abs(layer.momentum_W) < tiny)
+        assert subnormal.sum() == (5 if step < LinearMap.FLUSH_EVERY else 0)
+    assert layer.momentum_W[0, 0] == pytest.approx(0.9 ** LinearMap.FLUSH_EVERY, rel=1e-5)
