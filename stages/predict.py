@@ -21,7 +21,7 @@ from PIL import Image
 
 import mlpcore as mlp
 from pipeline.data.omniglot_zip import EXPECTED_PNG, IMAGE_SIDE, MAX_PNG_BYTES
-from pipeline.run_files import best_model_path
+from pipeline.training.runs import best_model_path
 
 DATA_REPORT = Path("metrics/data.json")
 MODELS = Path("models")

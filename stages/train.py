@@ -26,24 +26,16 @@ PINNED = pin_kernels(sys.argv[1:]) if __name__ == "__main__" else None
 import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import NamedTuple  # noqa: E402
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from pipeline.data.prepared import PreparedError, load_prepared  # noqa: E402
-from pipeline.run_files import write_run  # noqa: E402
+from pipeline.training.runs import RunPaths, write_run  # noqa: E402
 from pipeline.stage_runner import run_stage  # noqa: E402
 from pipeline.training.confusion import confusion_matrix  # noqa: E402
 from pipeline.training.experiments import parse_experiment  # noqa: E402
 from pipeline.training.loop import to_split, train  # noqa: E402
 from pipeline.training.progress import EpochProgress  # noqa: E402
-
-
-class RunPaths(NamedTuple):
-    data: Path
-    model: Path
-    run_dir: Path
-    curves: Path
 
 
 def run_experiment(experiment, dataset, progress=None):

@@ -16,7 +16,7 @@ from matplotlib.colors import to_rgba
 import stages.figures
 from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.training.runs import RunRecord, jitter_of_test_accuracy
-from pipeline.run_files import run_metrics
+from pipeline.training.runs import run_metrics
 from pipeline.results.summary import summarize
 from stages.figures import FigureParams, render_figures
 from stages.report import build_report

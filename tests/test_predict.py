@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import mlpcore as mlp
-from pipeline.run_files import best_model_path
+from pipeline.training.runs import best_model_path
 from pipeline.training.loop import evaluate, to_split
 from stages import predict
 from tests.conftest import ROOT

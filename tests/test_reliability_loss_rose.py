@@ -11,7 +11,7 @@ from pipeline.atomic import json_text
 from pipeline.training.curves import EpochLog
 from pipeline.training.experiments import parse_experiment
 from pipeline.results.report_markdown import run_table
-from pipeline.run_files import run_metrics
+from pipeline.training.runs import run_metrics
 from stages.train import run_experiment
 from tests.test_training import blobs, params_with
 

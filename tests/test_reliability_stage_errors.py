@@ -16,7 +16,7 @@ import stages.figures
 import stages.report
 import stages.train
 from pipeline.training.curves import EpochLog, curve_csv
-from pipeline.run_files import run_metrics
+from pipeline.training.runs import run_metrics
 from tests.test_training import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]

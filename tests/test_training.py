@@ -10,13 +10,13 @@ import pytest
 
 from pipeline.data.prepared import PIXELS, Dataset, save_prepared
 from pipeline.params import ParamsError
-from pipeline.run_files import write_run
+from pipeline.training.runs import RunPaths, write_run
 from pipeline.training import cpu_kernels
 from pipeline.training.confusion import confusion_matrix
 from pipeline.training.curves import CURVE_COLUMNS
 from pipeline.training.experiments import parse_experiment
 from pipeline.training.loop import to_split
-from stages.train import RunPaths, run_experiment
+from stages.train import run_experiment
 from tests.conftest import ROOT
 
 DEFAULTS = {"hidden": [16], "momentum": 0.0, "dropout": 0.0, "lr": 0.05, "epochs": 2,

@@ -1,15 +1,29 @@
-"""Reading back what the training runs wrote, for the figures and the report.
+"""The files one training run leaves behind: where they go, how they are written and read.
 
-Every file is checked on the way in: a missing, truncated or hand-edited file
-becomes an InputFileError naming the file and what was expected.
+    models/<run>.npz, models/<run>.best.npz      final and best-epoch weights (mlpcore.save_params)
+    <run dir>/config.json                        the resolved config
+    <run dir>/metrics.json                       final and best figures: a pure function of
+                                                 params and seed, byte-identical on a rerun
+    <run dir>/timing.json                        wall time and what ran it (varies by machine)
+    <run dir>/confusion.json                     the final model's test confusion matrix
+    plots/curves/<run>.csv                       per-epoch curve (pipeline/training/curves.py)
+
+The writer is train's; the reader is for figures and report, and checks every file
+on the way in: a missing, truncated or hand-edited file becomes an InputFileError
+naming the file and what was expected.
 """
+import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from pipeline.training.curves import read_curve
+from pipeline.atomic import write_bytes, write_json, write_text
 from pipeline.params import NAME_PATTERN, NAME_RULE
+from pipeline.training.curves import CURVE_COLUMNS, curve_csv, read_curve
+
+CONFIG, METRICS, TIMING, CONFUSION = "config.json", "metrics.json", "timing.json", "confusion.json"
 
 # A run's JSON files are a few hundred bytes; anything near this is not one of them.
 MAX_JSON_BYTES = 1 << 20
@@ -28,6 +42,75 @@ DATA_FIELDS = {"source": TEXT, "input_sha256": TEXT, "num_classes": INTEGER}
 DATA_PARTS = {"train": {"images": INTEGER}, "test": {"images": INTEGER},
               "pixels": {"encoding": TEXT, "order": TEXT, "ink_fraction": NUMBER}}
 STATUSES = ("completed", "diverged")
+
+
+class RunPaths(NamedTuple):
+    """Where train@<run> reads its data and writes its files (all given on its command line)."""
+    data: Path
+    model: Path
+    run_dir: Path
+    curves: Path
+
+
+# --- writing (the train stage) -------------------------------------------------------
+
+def run_metrics(result, epochs_planned):
+    """Final and best figures of a run; None where no epoch finished."""
+    last = result.curve[-1] if result.curve else None
+    best = max(result.curve, key=lambda log: log.test_accuracy, default=None)
+    metrics = {
+        "status": result.status,
+        "epochs_run": len(result.curve),
+        "epochs_planned": epochs_planned,
+        "best_test_accuracy": best.test_accuracy if best else None,
+        "best_epoch": best.epoch if best else None,
+    }
+    for name in CURVE_COLUMNS[1:]:
+        metrics[f"final_{name}"] = getattr(last, name) if last else None
+    if result.diverged_at_epoch is not None:
+        metrics["diverged_at_epoch"] = result.diverged_at_epoch
+    # A finite but useless run (lr: 1000) still completes; this tells it apart.
+    metrics["training_loss_rose"] = bool(last and last.train_loss > result.curve[0].train_loss)
+    return metrics
+
+
+def best_model_path(model_path):
+    """models/<run>.npz -> models/<run>.best.npz"""
+    return model_path.with_name(f"{model_path.stem}.best.npz")
+
+
+def model_bytes(model):
+    """An npz of model.getWs() and model.getbs(), as mlpcore.save_params writes it."""
+    # Imported here: figures and report read a run's files, and must not depend on
+    # (and rerun for) the network's code.
+    import mlpcore as mlp  # noqa: PLC0415
+    buffer = io.BytesIO()
+    mlp.save_params(buffer, model)
+    return buffer.getvalue()
+
+
+def write_run(paths, experiment, result, wall_seconds, confusion, execution=None):
+    """Write every output of a run; metrics.json last, so its presence means 'complete'.
+
+    When no epoch finished (divergence in the first), the best model is the final one.
+    confusion: (num_classes, num_classes) test-set counts of the final model, row = true class.
+    execution: what ran it (kernels, BLAS libraries, threads, numpy), kept in
+    timing.json with the wall time since it varies by machine, not by params.
+    """
+    write_bytes(paths.model, model_bytes(result.model))
+    write_bytes(best_model_path(paths.model), model_bytes(result.best or result.model))
+    write_text(paths.curves, curve_csv(result.curve))
+    write_json(paths.run_dir / CONFIG, experiment.resolved())
+    write_json(paths.run_dir / CONFUSION, {"test": confusion.tolist()})
+    epochs = max(len(result.curve), 1)
+    write_json(paths.run_dir / TIMING,
+               {"wall_seconds": round(wall_seconds, 3),
+                "seconds_per_epoch": round(wall_seconds / epochs, 4),
+                **({"execution": execution} if execution else {})})
+    write_json(paths.run_dir / METRICS, run_metrics(result, experiment.config.epochs))
+
+
+# --- reading (figures and report) ---------------------------------------------------
 
 
 class InputFileError(ValueError):
@@ -164,11 +247,11 @@ def read_confusion(path):
 def load_run(name, runs_dir, curves_dir):
     """The outputs of train@<name>: runs_dir/<name>/*.json and curves_dir/<name>.csv."""
     run_dir = Path(runs_dir) / name
-    return RunRecord(name=name, config=read_config(run_dir / "config.json", name),
-                     metrics=read_metrics(run_dir / "metrics.json"),
-                     timing=check_fields(read_json(run_dir / "timing.json"), TIMING_FIELDS,
-                                         run_dir / "timing.json"),
-                     confusion=read_confusion(run_dir / "confusion.json"),
+    return RunRecord(name=name, config=read_config(run_dir / CONFIG, name),
+                     metrics=read_metrics(run_dir / METRICS),
+                     timing=check_fields(read_json(run_dir / TIMING), TIMING_FIELDS,
+                                         run_dir / TIMING),
+                     confusion=read_confusion(run_dir / CONFUSION),
                      curve=read_curve(Path(curves_dir) / f"{name}.csv"))
 
 
