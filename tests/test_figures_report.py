@@ -435,6 +435,17 @@ def test_report_states_effects_with_signs_in_percentage_points(report):
         markdown, "2.4")
 
 
+def test_report_says_how_many_epochs_the_effects_compare(report):
+    markdown, _ = report
+    assert ("Measured effects (changed run minus base run, at the last epoch after 2 epochs):"
+            in section_of(markdown, "2.1"))
+
+
+def test_legends_explain_the_abbreviations(rendered):
+    legend = only_axes(rendered["2.1_loss"]).get_legend()
+    assert "m = momentum, p = dropout probability" in legend.get_title().get_text()
+
+
 def test_report_sections_list_only_their_own_effects(report):
     markdown, _ = report
     counts = {group: section_of(markdown, group).count("\n- ") for group in GROUP_TITLES}

@@ -53,7 +53,8 @@ def group_figure(runs, metric, title):
     handles += [Line2D([], [], color="grey", linestyle="-"),
                 Line2D([], [], color="grey", linestyle="--")]
     labels += ["train (solid)", "test (dashed)"]
-    axes.legend(handles, labels, fontsize=8, loc="best")
+    axes.legend(handles, labels, fontsize=8, loc="best", title_fontsize=8,
+                title="[hidden sizes] m = momentum, p = dropout probability, lr")
     return figure
 
 

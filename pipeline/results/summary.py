@@ -42,6 +42,7 @@ def factor_of(a, b):
 def effect(base, changed, factor):
     key = "hidden" if factor in ("depth", "width") else factor
     record = {"factor": factor, "base": base.name, "changed": changed.name,
+              "epochs": base.config["epochs"],
               "from": base.config[key], "to": changed.config[key], "group": changed.group}
     for metric in COMPARED:
         before, after = base.metrics.get(metric), changed.metrics.get(metric)
