@@ -1,6 +1,5 @@
 """Small inputs for the data tests: course-style tars, tiny datasets, synthetic Omniglot zips."""
 import io
-import json
 import os
 import pickle
 import tarfile
@@ -9,7 +8,6 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from pipeline.data.checksums import file_digests
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 
 SMALL_ALPHABETS = {
@@ -62,14 +60,6 @@ def write_course_tar(path, obj, protocol=4, name="omniglot_12.pkl", extra=()):
     """A course-style tar at `path` holding pickle(obj) as `name`, plus `extra` members."""
     payload = pickle.dumps(obj, protocol=protocol)
     path.write_bytes(tar_bytes([(member(name), payload), *extra]))
-    return path
-
-
-def write_provenance(path, archive, **fields):
-    """The fetch stage's record for `archive`, as prepare expects it beside the archive."""
-    record = {"source": "course", "archive": {"path": str(archive), **file_digests(archive)},
-              **fields}
-    path.write_text(json.dumps(record))
     return path
 
 

@@ -48,6 +48,14 @@ class Team:
         self.lead.commit("a shared DVC remote")
         self.lead.run("git", "push", "-q", "origin", "main")
 
+    def publish_results(self):
+        """The lead reproduces the grid, commits, and pushes to both remotes; returns the lead."""
+        self.lead.run("dvc", "repro")
+        self.lead.commit("results")
+        self.lead.run("dvc", "push")
+        self.lead.run("git", "push", "-q", "origin", "main")
+        return self.lead
+
     def clone(self, name):
         """A fresh `git clone` of origin with its own HOME: nothing but what origin holds,
         and the Omniglot zip in its inbox, as the lead placed it (no machine here downloads)."""
@@ -65,11 +73,7 @@ def team(tmp_path, shared_omniglot):
 
 
 def test_a_fresh_clone_pulls_every_result_and_reruns_nothing(team):
-    lead = team.lead
-    lead.run("dvc", "repro")
-    lead.commit("results")
-    lead.run("dvc", "push")
-    lead.run("git", "push", "-q", "origin", "main")
+    lead = team.publish_results()
     outputs = ["data/prepared/omniglot_12.npz", "report.md", "metrics/summary.json",
                *(path for name in TINY_EXPERIMENTS for path in run_files(name))]
 
@@ -106,11 +110,7 @@ def test_a_grid_split_over_two_clones_trains_each_run_once(team):
 
 
 def test_an_experiment_pushed_to_origin_is_pulled_or_restored_elsewhere(team):
-    lead = team.lead
-    lead.run("dvc", "repro")
-    lead.commit("results")
-    lead.run("dvc", "push")
-    lead.run("git", "push", "-q", "origin", "main")
+    lead = team.publish_results()
     lead.run("dvc", "exp", "run", "-n", "ink", "-S", "prepare.pixels=ink")
     ink_files = [path for name in TINY_EXPERIMENTS for path in run_files(name)]
     ink = contents(lead, ink_files)

@@ -1,27 +1,20 @@
 """The course's archive format: a tar holding omniglot_12.pkl, the pickle of
 ((trainX, trainY), (testX, testY)).
 
-Writing is reproducible (fixed member metadata and pickle protocol), so the
-same arrays give the same bytes. Reading never touches the disk: every member
-is checked first, then the one expected pickle is read into memory and given
-to an unpickler that only rebuilds numpy arrays, made of the pickle's own bytes
-(together no larger than the member).
+Only read (the fetch stage writes the Fall 2024 npz format instead), never
+touching the disk: every member is checked first, then the one expected pickle
+is read into memory and given to an unpickler that only rebuilds numpy arrays,
+made of the pickle's own bytes (together no larger than the member).
 """
-import io
 import pickle
 import struct
 import tarfile
 import zlib
 from pathlib import PurePosixPath
 
-import numpy as np
-
-from pipeline.atomic import atomic_path
 from pipeline.data.safe_pickle import UnsafePickleError, load_arrays
 
 MEMBER_NAME = "omniglot_12.pkl"
-# Protocol 4: loads on every Python 3; NumPy >= 1.26.1 or 2.x reads the arrays.
-PICKLE_PROTOCOL = 4
 MAX_MEMBERS = 1000
 MIB = 1 << 20
 # What a damaged tar or pickle can raise while being read.
@@ -31,27 +24,6 @@ DAMAGE = (tarfile.TarError, EOFError, OSError, zlib.error, pickle.UnpicklingErro
 
 class ArchiveError(ValueError):
     """An archive that is unreadable, unsafe or not in the course's layout."""
-
-
-def write_course_archive(path, data):
-    """Write ((train_x, train_y), (test_x, test_y)) to the tar at `path`, atomically.
-
-    train_x: (N_train, 11025), train_y: (N_train,), test_x: (N_test, 11025),
-    test_y: (N_test,); pickled with the dtypes they have. They are made
-    C-contiguous first: the pickle of a Fortran-ordered array differs although
-    its values are equal.
-    """
-    (train_x, train_y), (test_x, test_y) = data
-    arrays = tuple(np.ascontiguousarray(a) for a in (train_x, train_y, test_x, test_y))
-    payload = pickle.dumps(((arrays[0], arrays[1]), (arrays[2], arrays[3])),
-                           protocol=PICKLE_PROTOCOL)
-    member = tarfile.TarInfo(MEMBER_NAME)
-    member.size, member.mtime, member.mode = len(payload), 0, 0o644
-    member.uid = member.gid = 0
-    member.uname = member.gname = ""
-    with atomic_path(path) as temp:
-        with tarfile.open(temp, "w", format=tarfile.USTAR_FORMAT) as tar:
-            tar.addfile(member, io.BytesIO(payload))
 
 
 def read_course_archive(path, max_member_bytes):
