@@ -1,6 +1,7 @@
 """Epoch benchmark: the pipeline's epoch against the machine's GEMM floor, portable and native.
 
     python -m benchmarks.epoch [--quick] [--pairs N] [--kernels portable native]
+                               [--networks 1x60 ...] [--dtypes float32 ...]
                                [--grid metrics/runs [--repro-seconds S]] [--cores]
 
 For each homework network (1x60, 1x150, 2x60, 2x150) and dtype, one worker
@@ -55,11 +56,16 @@ def parse_args(argv):
                         help="an interpreter with torch: adds mlpcore/PyTorch per case")
     parser.add_argument("--no-cases", action="store_true",
                         help="skip the per-network table (e.g. with --cores or --grid alone)")
+    parser.add_argument("--networks", nargs="+", choices=list(NETWORKS),
+                        help="only these networks (default: all four; quick: 1x60)")
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES,
+                        help="only these dtypes (default: both; quick: float32)")
     args = parser.parse_args(argv)
     args.pairs = args.pairs or (3 if args.quick else 5)
     args.batch_size = defaults.batch_size
-    args.networks = {"1x60": [60]} if args.quick else NETWORKS
-    args.dtypes = ("float32",) if args.quick else DTYPES
+    names = args.networks or (["1x60"] if args.quick else list(NETWORKS))
+    args.networks = {name: NETWORKS[name] for name in names}
+    args.dtypes = tuple(args.dtypes or (["float32"] if args.quick else DTYPES))
     args.data_request = {"path": str(args.data), "batch_size": args.batch_size,
                          "limit": 640 if args.quick else None}
     return args

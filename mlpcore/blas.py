@@ -1,7 +1,7 @@
 """Two BLAS calls numpy does not expose, made on numpy's own BLAS library.
 
-    accumulate_outer(x, grad, beta, out):  out = beta * out + grad @ x.T   (one GEMM)
-    subtract_scaled(param, scale, vector): param -= scale * vector          (one AXPY)
+    accumulate_outer(x, grad, beta, out, scale): out = beta * out + scale * grad @ x.T (GEMM)
+    subtract_scaled(param, scale, vector):       param -= scale * vector               (AXPY)
 
 numpy's matmul cannot add into an existing array (no GEMM beta), and
 `a -= s * b` makes a temporary and two passes; these calls touch each array
@@ -81,8 +81,8 @@ def _row_major(array):
     return None
 
 
-def accumulate_outer(x, grad, beta, out):
-    """out (m, n) = beta * out + grad (m, B) @ x.T (B, n), in place; True when done.
+def accumulate_outer(x, grad, beta, out, scale=1.0):
+    """out (m, n) = beta * out + scale * grad (m, B) @ x.T (B, n), in place; True when done.
 
     x: (n, B), grad: (m, B), out: C-ordered (m, n), all of out's dtype; with
     beta 0 the old contents of out are ignored.
@@ -93,7 +93,7 @@ def accumulate_outer(x, grad, beta, out):
             or not out.flags.writeable or x.dtype != out.dtype or grad.dtype != out.dtype):
         return False
     (m, k), n = grad.shape, x.shape[0]
-    functions[0](ROW_MAJOR, a[0], b[0], m, n, k, 1.0, grad.ctypes.data, a[1],
+    functions[0](ROW_MAJOR, a[0], b[0], m, n, k, scale, grad.ctypes.data, a[1],
                  x.ctypes.data, b[1], beta, out.ctypes.data, max(n, 1))
     return True
 

@@ -22,10 +22,12 @@ class LinearMap(Transform):
 
     The weight gradient is computed lazily: backward keeps (grad, x) and step()
     folds grad @ x.T straight into momentum_W with one GEMM (see mlpcore.blas),
-    so no (outdim, indim) gradient is written and read back. Reading dW
+    so no (outdim, indim) gradient is written and read back. Without momentum
+    (alpha 0) the GEMM adds -lr * grad @ x.T straight into W, and momentum_W
+    (which then equals that gradient) is computed only if read. Reading dW
     computes it. Hence backward keeps a reference to the x of the last forward
-    until zerograd(), as forward already did until backward: do not write into
-    that array in place before then.
+    until the next step, as forward already did until backward: do not write
+    into that array in place before then.
     """
 
     # Momentum entries that decay below the smallest normal float get stuck there:
@@ -49,12 +51,27 @@ class LinearMap(Transform):
     def _allocate_buffers(self):
         self._dW = np.zeros_like(self.W)
         self._db = np.zeros_like(self.b)
-        self.momentum_W = np.zeros_like(self.W)
+        self._momentum_W = np.zeros_like(self.W)
         self.momentum_b = np.zeros_like(self.b)
         self._dW_holds_sum = False  # else _dW's contents are stale and mean zero
         self._db_holds_sum = False
         self._pending = None        # (grad (outdim, B), x (indim, B)) not yet in _dW
+        self._momentum_pair = None  # (grad, x) whose product momentum_W should hold
         self._steps = 0
+
+    @property
+    def momentum_W(self):
+        """G_M for W (outdim, indim): after a momentum-free step, the gradient it applied."""
+        if self._momentum_pair is not None:
+            grad, x = self._momentum_pair
+            self._momentum_pair = None
+            np.matmul(grad, x.T, out=self._momentum_W)
+        return self._momentum_W
+
+    @momentum_W.setter
+    def momentum_W(self, value):
+        self._momentum_pair = None
+        self._momentum_W = value
 
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""
@@ -118,15 +135,30 @@ class LinearMap(Transform):
 
     def step(self):
         """momentum = alpha * momentum + gradient; param -= lr * momentum (W and b)."""
-        self._update_weight_momentum()
-        if not blas.subtract_scaled(self.W, self.lr, self.momentum_W):
-            self.W -= self.lr * self.momentum_W
+        if not self._step_weight_without_momentum():
+            self._update_weight_momentum()
+            if not blas.subtract_scaled(self.W, self.lr, self.momentum_W):
+                self.W -= self.lr * self.momentum_W
         scale_and_add(self.momentum_b, self.alpha, self.db)
         self.b -= self.lr * self.momentum_b
         self._steps += 1
         if self.alpha and self._steps % self.FLUSH_EVERY == 0:
             flush_subnormals(self.momentum_W)
             flush_subnormals(self.momentum_b)
+
+    def _step_weight_without_momentum(self):
+        """With alpha 0 and one pending product: W -= lr * grad @ x.T as one GEMM.
+
+        Returns False, doing nothing, where that does not apply. The same FMA
+        the two-step path makes on the same product, without writing momentum_W.
+        """
+        if self.alpha != 0 or self._pending is None or self._dW_holds_sum:
+            return False
+        grad, x = self._pending
+        if not blas.accumulate_outer(x, grad, 1.0, self.W, scale=-self.lr):
+            return False
+        self._momentum_pair = self._pending
+        return True
 
     def _update_weight_momentum(self):
         """momentum_W = alpha * momentum_W + dW, with the pending product as one GEMM."""

@@ -67,8 +67,9 @@ def test_the_gradient_does_not_change_when_the_caller_reuses_its_array():
     np.testing.assert_allclose(layer.dW, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype):
+def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype, alpha):
     """Where numpy's BLAS cannot be called (another build, odd layouts) numpy does it."""
     def train(layer):
         for x, grad in batches(np.random.default_rng(3), 8, 4, 5, dtype):
@@ -78,14 +79,38 @@ def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype):
             layer.step()
         return layer.W, layer.momentum_W
 
-    fused = train(LinearMap(8, 4, alpha=0.9, lr=0.05, rng=np.random.default_rng(4), dtype=dtype))
-    monkeypatch.setattr(blas, "accumulate_outer", lambda *args: False)
+    fused = train(LinearMap(8, 4, alpha=alpha, lr=0.05, rng=np.random.default_rng(4),
+                            dtype=dtype))
+    monkeypatch.setattr(blas, "accumulate_outer", lambda *args, **options: False)
     monkeypatch.setattr(blas, "subtract_scaled", lambda *args: False)
-    plain = train(LinearMap(8, 4, alpha=0.9, lr=0.05, rng=np.random.default_rng(4), dtype=dtype))
+    plain = train(LinearMap(8, 4, alpha=alpha, lr=0.05, rng=np.random.default_rng(4),
+                            dtype=dtype))
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(fused, plain):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_a_momentum_free_step_keeps_momentum_readable_and_writable():
+    """alpha 0 skips writing momentum_W; reading it still gives the applied gradient."""
+    rng = np.random.default_rng(5)
+    layer = LinearMap(6, 3, alpha=0.0, lr=0.1, rng=rng)
+    (x1, g1), (x2, g2) = batches(rng, 6, 3, 2)
+    for x, grad in ((x1, g1), (x2, g2)):
+        layer.zerograd()
+        layer.forward(x)
+        layer.backward(grad)
+        layer.step()
+    layer.zerograd()  # momentum outlives the gradient
+    np.testing.assert_allclose(layer.momentum_W, g2 @ x2.T, rtol=1e-12)
+    layer.alpha = 0.5  # switching momentum on later starts from that gradient
+    W, momentum = layer.W.copy(), layer.momentum_W.copy()
+    layer.forward(x1)
+    layer.backward(g1)
+    layer.step()
+    W, momentum = course_step(W, momentum, g1 @ x1.T, 0.5, 0.1)
+    np.testing.assert_allclose(layer.momentum_W, momentum, rtol=1e-12)
+    np.testing.assert_allclose(layer.W, W, rtol=1e-12)
 
 
 def test_blas_calls_refuse_what_they_cannot_do_in_place():
@@ -98,6 +123,8 @@ def test_blas_calls_refuse_what_they_cannot_do_in_place():
         out = np.full((3, 4), np.nan, np.float32)
         assert blas.accumulate_outer(x, grad, 0.0, out)  # beta 0 ignores NaN
         np.testing.assert_array_equal(out, np.full((3, 4), 2.0))
+        assert blas.accumulate_outer(x, grad, 1.0, out, scale=-0.5)  # 2 - 0.5 * 2
+        np.testing.assert_array_equal(out, np.full((3, 4), 1.0))
 
 
 def test_decaying_momentum_sticks_in_subnormals_without_the_flush():
