@@ -163,7 +163,8 @@ def grid_floor(args, runs_dir):
                      "floor_epoch": floors[key]["min"],
                      "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
                      "floor_seconds_median": metrics["epochs_run"] * floors[key]["median"],
-                     "training_seconds": timing["wall_seconds"]})
+                     "training_seconds": timing["wall_seconds"],
+                     "cpu_seconds": timing.get("cpu_seconds")})
     own = sum(worker.cpu_seconds() for worker in workers.values())
     for worker in workers.values():
         worker.close()
@@ -175,6 +176,8 @@ def grid_floor(args, runs_dir):
               "verdict": verdict(summary([training]), {
                   "min": floor, "median": sum(row["floor_seconds_median"] for row in rows)},
                   watch)}
+    if all(row["cpu_seconds"] is not None for row in rows):  # older runs lack it
+        result["training_cores_used"] = sum(row["cpu_seconds"] for row in rows) / training
     if args.repro_seconds:
         result.update(repro_seconds=args.repro_seconds,
                       repro_over_floor=args.repro_seconds / floor,
@@ -186,6 +189,9 @@ def grid_line(grid):
     text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
             f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'], 'x')} the floor; "
             f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
+    if "training_cores_used" in grid:
+        text += (f"\n    training kept {grid['training_cores_used']:.2f} of "
+                 f"{len(os.sched_getaffinity(0))} cores busy on average (CPU seconds / wall seconds)")
     if "repro_seconds" in grid:
         ratio = ("no ratio" if grid["verdict"]["refused"]
                  else f"{grid['repro_over_floor']:.2f}x the floor")

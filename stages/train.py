@@ -24,26 +24,45 @@ def pin_kernels(argv):
 PINNED = pin_kernels(sys.argv[1:]) if __name__ == "__main__" else None
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from pipeline.data.prepared import PreparedError, load_prepared  # noqa: E402
-from pipeline.training.runs import RunPaths, write_run  # noqa: E402
+from pipeline.training.runs import RunPaths, RunTiming, write_run  # noqa: E402
 from pipeline.stage_runner import run_stage  # noqa: E402
 from pipeline.training.confusion import confusion_matrix  # noqa: E402
 from pipeline.training.experiments import parse_experiment  # noqa: E402
-from pipeline.training.loop import to_split, train  # noqa: E402
+from pipeline.training.loop import train  # noqa: E402
 from pipeline.training.progress import EpochProgress  # noqa: E402
 
 
 def run_experiment(experiment, dataset, progress=None):
-    """Train `experiment` on `dataset` with its own BLAS thread count; returns (result, seconds)."""
-    start = time.perf_counter()
+    """Train `experiment` on `dataset` with its own BLAS thread count.
+
+    Returns (result, RunTiming): wall and CPU seconds (this process, every BLAS
+    thread included) and each epoch's wall seconds.
+    """
+    ends = []
+
+    def on_epoch(log):
+        ends.append(time.perf_counter())
+        if progress:
+            progress(log)
+
+    cpu_before, start = cpu_seconds(), time.perf_counter()
     with threadpool_limits(limits=experiment.config.threads, user_api="blas"):
-        result = train(experiment.config, dataset, on_epoch=progress)
-    return result, time.perf_counter() - start
+        result = train(experiment.config, dataset, on_epoch=on_epoch)
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_before
+    epochs = [end - begin for begin, end in zip([start, *ends], ends)]
+    return result, RunTiming(wall, cpu, epochs)
+
+
+def cpu_seconds():
+    times = os.times()
+    return times.user + times.system
 
 
 def execution_record(experiment, pinned=None):
@@ -79,14 +98,13 @@ def train_stage(params, name, paths):
     experiment = parse_experiment(params, name)
     dataset = load_prepared(paths.data)
     with EpochProgress(experiment.name, experiment.config.epochs) as progress:
-        result, seconds = run_experiment(experiment, dataset, progress.update)
-    test_split = to_split(dataset.test_x, dataset.test_y, dataset.num_classes,
-                          result.model.dtype)
-    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test_split),
+        result, timing = run_experiment(experiment, dataset, progress.update)
+    write_run(paths, experiment, result, timing, confusion_matrix(result.model, result.test),
               execution_record(experiment, PINNED))
     final = result.curve[-1] if result.curve else None
     print(f"train@{experiment.name}: {result.status} after {len(result.curve)} epochs in "
-          f"{seconds:.1f} s" + (f", test accuracy {final.test_accuracy:.4f}" if final else ""))
+          f"{timing.wall_seconds:.1f} s" +
+          (f", test accuracy {final.test_accuracy:.4f}" if final else ""))
 
 
 if __name__ == "__main__":

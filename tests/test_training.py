@@ -15,7 +15,6 @@ from pipeline.training import cpu_kernels
 from pipeline.training.confusion import confusion_matrix
 from pipeline.training.curves import CURVE_COLUMNS
 from pipeline.training.experiments import parse_experiment
-from pipeline.training.loop import to_split
 from stages.train import run_experiment
 from tests.conftest import ROOT
 
@@ -48,9 +47,8 @@ def run_into(tmp_path, params, name="tiny", dataset=None):
     experiment = parse_experiment(params, name)
     paths = RunPaths(None, tmp_path / "model.npz", tmp_path / "run", tmp_path / "curves.csv")
     dataset = dataset or blobs()
-    result, seconds = run_experiment(experiment, dataset)
-    test = to_split(dataset.test_x, dataset.test_y, dataset.num_classes, result.model.dtype)
-    write_run(paths, experiment, result, seconds, confusion_matrix(result.model, test))
+    result, timing = run_experiment(experiment, dataset)
+    write_run(paths, experiment, result, timing, confusion_matrix(result.model, result.test))
     return paths, result
 
 
@@ -124,7 +122,9 @@ def test_two_epochs_write_well_formed_outputs(tmp_path):
     config = json.loads((paths.run_dir / "config.json").read_text())
     assert config == {"name": "tiny", "group": "2.1", **DEFAULTS}
     timing = json.loads((paths.run_dir / "timing.json").read_text())
-    assert timing["wall_seconds"] > 0
+    assert timing["wall_seconds"] + 1e-3 >= sum(timing["epoch_seconds"]) > 0  # rounded
+    assert len(timing["epoch_seconds"]) == 2 and timing["cpu_seconds"] >= 0
+    assert timing["cores_used"] >= 0  # os.times() ticks in 10 ms: tiny runs may show 0
     confusion = np.array(json.loads((paths.run_dir / "confusion.json").read_text())["test"])
     assert confusion.shape == (3, 3) and confusion.sum(axis=1).tolist() == [20, 20, 20]
     assert np.trace(confusion) / confusion.sum() == metrics["final_test_accuracy"]

@@ -42,6 +42,7 @@ class TrainingResult:
     status: str = "completed"                  # or "diverged"
     diverged_at_epoch: Optional[int] = None
     best: Optional[Snapshot] = None            # the weights at the first best test accuracy
+    test: Optional["Split"] = None             # the test split as the model saw it
 
 
 class Split(NamedTuple):
@@ -134,7 +135,7 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
     (metrics' best_epoch).
     """
     run = start_run(config, dataset)
-    result = TrainingResult(run.model)
+    result = TrainingResult(run.model, test=run.test)
     for epoch in range(1, config.epochs + 1):
         log = run_epoch(run, config.batch_size, epoch)
         if log is None:

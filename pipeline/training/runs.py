@@ -89,24 +89,36 @@ def model_bytes(model):
     return buffer.getvalue()
 
 
-def write_run(paths, experiment, result, wall_seconds, confusion, execution=None):
+class RunTiming(NamedTuple):
+    """How long a run took; timing.json, since it varies by machine, not by params."""
+    wall_seconds: float
+    cpu_seconds: float   # this process's user + system time, every BLAS thread included
+    epoch_seconds: list  # wall seconds of each finished epoch
+
+    def record(self):
+        epochs = max(len(self.epoch_seconds), 1)
+        return {"wall_seconds": round(self.wall_seconds, 3),
+                "seconds_per_epoch": round(self.wall_seconds / epochs, 4),
+                "cpu_seconds": round(self.cpu_seconds, 3),
+                "cores_used": round(self.cpu_seconds / max(self.wall_seconds, 1e-9), 3),
+                "epoch_seconds": [round(seconds, 4) for seconds in self.epoch_seconds]}
+
+
+def write_run(paths, experiment, result, timing, confusion, execution=None):
     """Write every output of a run; metrics.json last, so its presence means 'complete'.
 
     When no epoch finished (divergence in the first), the best model is the final one.
-    confusion: (num_classes, num_classes) test-set counts of the final model, row = true class.
-    execution: what ran it (kernels, BLAS libraries, threads, numpy), kept in
-    timing.json with the wall time since it varies by machine, not by params.
+    timing: RunTiming. confusion: (num_classes, num_classes) test-set counts of the
+    final model, row = true class. execution: what ran it (kernels, BLAS libraries,
+    threads, numpy), kept in timing.json with the timing.
     """
     write_bytes(paths.model, model_bytes(result.model))
     write_bytes(best_model_path(paths.model), model_bytes(result.best or result.model))
     write_text(paths.curves, curve_csv(result.curve))
     write_json(paths.run_dir / CONFIG, experiment.resolved())
     write_json(paths.run_dir / CONFUSION, {"test": confusion.tolist()})
-    epochs = max(len(result.curve), 1)
     write_json(paths.run_dir / TIMING,
-               {"wall_seconds": round(wall_seconds, 3),
-                "seconds_per_epoch": round(wall_seconds / epochs, 4),
-                **({"execution": execution} if execution else {})})
+               {**timing.record(), **({"execution": execution} if execution else {})})
     write_json(paths.run_dir / METRICS, run_metrics(result, experiment.config.epochs))
 
 
