@@ -1,4 +1,5 @@
-"""Shared fixtures: the Omniglot files from ../shared and isolated temporary DVC projects.
+"""Shared fixtures: the Omniglot zips (from ../shared, or a synthetic one built here) and
+isolated temporary DVC projects.
 
 Resources outside the repo (the shared Omniglot zips, Debian's chromium) make a
 test skip when absent, except under OMNIGLOT_REQUIRE_ALL=1 (set by .ci/run),
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+
+from tests.data_helpers import synthetic_omniglot_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OMNIGLOT = Path(os.environ.get("OMNIGLOT_SHARED_DIR", ROOT.parent / "shared/data/omniglot"))
@@ -35,6 +38,17 @@ def shared_omniglot():
     require((SHARED_OMNIGLOT / "images_background.zip").is_file(),
             f"{SHARED_OMNIGLOT}/images_background.zip (set OMNIGLOT_SHARED_DIR)")
     return SHARED_OMNIGLOT
+
+
+# The synthetic zip's alphabets and their numbers of characters (20 drawings each).
+SYNTHETIC_ALPHABETS = {"Alpha": 8, "Beta": 8, "Gamma": 8, "Delta": 8}
+
+
+@pytest.fixture(scope="session")
+def synthetic_omniglot(tmp_path_factory):
+    """A small images_background.zip in the official layout, built here: SYNTHETIC_ALPHABETS."""
+    folder = tmp_path_factory.mktemp("synthetic_omniglot")
+    return synthetic_omniglot_zip(folder / "images_background.zip", SYNTHETIC_ALPHABETS)
 
 
 def isolated_env(home):
@@ -129,10 +143,16 @@ def place_zip(project, zip_path):
     shutil.copyfile(zip_path, project.path / "data/inbox/images_background.zip")
 
 
-def make_tiny(params):
-    """The default data (whatever params.yaml says) and a tiny grid: three small networks,
-    two epochs."""
-    params["fetch"].update(source="omniglot", set="fall2024")
+# fetch settings of the tiny projects: the synthetic zip's alphabets, or the default data.
+SYNTHETIC_FETCH = {"source": "omniglot", "set": "custom", "alphabets": list(SYNTHETIC_ALPHABETS),
+                   "split": "drawing", "test_drawings": 4}
+FALL2024_FETCH = {"source": "omniglot", "set": "fall2024"}
+
+
+def make_tiny(params, fetch=SYNTHETIC_FETCH):
+    """The data `fetch` names (whatever params.yaml says) and a tiny grid: three small
+    networks, two epochs."""
+    params["fetch"].update(fetch)
     params["prepare"].update(pixels="stored", order="C")
     params["train"]["epochs"] = 2
     params["train"]["threads"] = 1
@@ -140,24 +160,32 @@ def make_tiny(params):
     params["experiments"].update(TINY_EXPERIMENTS)
 
 
-def tiny_project(base, shared_omniglot):
-    """copy_project with the tiny grid (make_tiny) committed."""
+def tiny_project(base, zip_path, fetch=SYNTHETIC_FETCH):
+    """copy_project with zip_path in its inbox and the tiny grid (make_tiny) committed;
+    fetch: SYNTHETIC_FETCH for the synthetic zip, FALL2024_FETCH for the real one."""
     project = copy_project(base)
-    place_zip(project, shared_omniglot / "images_background.zip")
-    project.set_params(make_tiny)
+    place_zip(project, zip_path)
+    project.set_params(lambda params: make_tiny(params, fetch))
     project.commit("tiny grid")
     return project
 
 
 @pytest.fixture
-def tiny_pipeline(tmp_path, shared_omniglot):
-    """A committed temp project whose `dvc repro` runs the whole pipeline in seconds."""
-    return tiny_project(tmp_path, shared_omniglot)
+def tiny_pipeline(tmp_path, synthetic_omniglot):
+    """A committed temp project on the synthetic zip whose `dvc repro` runs the whole
+    pipeline in seconds."""
+    return tiny_project(tmp_path, synthetic_omniglot)
+
+
+@pytest.fixture
+def tiny_pipeline_fall2024(tmp_path, shared_omniglot):
+    """tiny_pipeline on the default data: the Fall 2024 set from the shared Omniglot zip."""
+    return tiny_project(tmp_path, shared_omniglot / "images_background.zip", FALL2024_FETCH)
 
 
 # Markers, so that `pytest -m "not dvc and not browser"` is the fast loop (seconds):
 # `dvc` for tests that start git + DVC projects, `browser` for those that render in chromium.
-DVC_FIXTURES = {"dvc_project", "tiny_pipeline", "team"}
+DVC_FIXTURES = {"dvc_project", "tiny_pipeline", "tiny_pipeline_fall2024", "team"}
 DVC_MODULES = {"test_pipeline_dvc", "test_plots_dvc", "test_plots_offline", "test_sharing"}
 
 

@@ -6,7 +6,7 @@ import tarfile
 import zipfile
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 
@@ -92,3 +92,50 @@ def omniglot_zip(path, alphabets, root="images_background", drawers=20, extra=No
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return path
+
+
+# Fixed entry timestamps, so that the same arguments give the same zip bytes.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def synthetic_omniglot_zip(path, alphabets, drawers=20, seed=0):
+    """A learnable zip in the official layout; alphabets: {name: number of characters}.
+
+    Every alphabet has two strokes all its characters share and every character two
+    strokes of its own; each drawing moves every stroke end by up to 3 pixels and
+    flips 1% of the pixels, so drawings of one character are alike but never equal.
+    Entries are <root>/<Alphabet>/characterNN/IIII_DD.png, 1-bit 105x105, 1 = background.
+    """
+    rng = np.random.default_rng(seed)
+    with zipfile.ZipFile(path, "w") as archive:
+        code = 0
+        for alphabet, characters in alphabets.items():
+            shared = random_strokes(rng, 2)
+            for number in range(1, characters + 1):
+                code += 1
+                strokes = shared + random_strokes(rng, 2)
+                for drawer in range(1, drawers + 1):
+                    name = (f"images_background/{alphabet}/character{number:02d}/"
+                            f"{code:04d}_{drawer:02d}.png")
+                    pixels = drawing(strokes, rng)
+                    archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), png_bytes(pixels))
+    return path
+
+
+def random_strokes(rng, count):
+    """count strokes, each ((x0, y0), (x1, y1)) inside the image's central part."""
+    ends = rng.integers(15, IMAGE_SIDE - 15, size=(count, 2, 2))
+    return [tuple(map(tuple, stroke.tolist())) for stroke in ends]
+
+
+def drawing(strokes, rng):
+    """(105, 105) uint8, 1 = background: the strokes, each end jittered, plus flipped pixels."""
+    image = Image.new("1", (IMAGE_SIDE, IMAGE_SIDE), 1)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        ends = np.array(stroke) + rng.integers(-3, 4, size=(2, 2))
+        pen.line([tuple(end) for end in ends.tolist()], fill=0, width=5)
+    pixels = np.asarray(image, dtype=np.uint8).copy()
+    flips = rng.random(pixels.shape) < 0.01
+    pixels[flips] ^= 1
+    return pixels

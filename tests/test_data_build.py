@@ -10,7 +10,7 @@ from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 from pipeline.params import load_params, parse, section
 from stages.fetch import FetchParams, FetchPaths, fetch
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SYNTHETIC_ALPHABETS
 from tests.data_helpers import SMALL_ALPHABETS, SMALL_CHARACTERS, omniglot_zip, png_bytes
 
 COURSE_SET = ROOT / "data/course_fall2024"
@@ -145,17 +145,17 @@ def test_small_zip_counts_labels_and_split_by_character(small_build):
     assert set(np.unique(np.concatenate([train_x, test_x])).tolist()) == {0, 1}
 
 
-def test_split_by_drawing_puts_every_character_on_both_sides(shared_omniglot):
-    path = shared_omniglot / "images_background_small1.zip"
-    (_, _), refs = build(path, SMALL_ALPHABETS[path.name], split="drawing", test_drawings=4)
+def test_split_by_drawing_puts_every_character_on_both_sides(synthetic_omniglot):
+    alphabets = list(SYNTHETIC_ALPHABETS)
+    (_, _), refs = build(synthetic_omniglot, alphabets, split="drawing", test_drawings=4)
     per_character = {}
     for ref in refs:
         per_character.setdefault((ref.alphabet, ref.character), []).append(ref.split)
-    assert len(per_character) == SMALL_CHARACTERS[path.name]
+    assert len(per_character) == sum(SYNTHETIC_ALPHABETS.values())
     assert all(sides.count("test") == 4 and sides.count("train") == 16
                for sides in per_character.values())
-    (_, _), again = build(path, SMALL_ALPHABETS[path.name], split="drawing", test_drawings=4)
-    (_, _), other = build(path, SMALL_ALPHABETS[path.name], split="drawing", seed=1)
+    (_, _), again = build(synthetic_omniglot, alphabets, split="drawing", test_drawings=4)
+    (_, _), other = build(synthetic_omniglot, alphabets, split="drawing", seed=1)
     assert again == refs and other != refs
 
 

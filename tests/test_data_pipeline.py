@@ -27,8 +27,8 @@ from pipeline.data.prepared import Dataset
 from stages.examples import ExamplesParams, examples_figure, render_examples
 from stages.fetch import FetchError, FetchParams, FetchPaths, fetch
 from stages.prepare import PrepareParams
-from tests.conftest import ROOT, place_zip
-from tests.data_helpers import (SMALL_ALPHABETS, RunsACommand, omniglot_zip, tiny_data,
+from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
+from tests.data_helpers import (RunsACommand, omniglot_zip, tiny_data,
                                 write_course_tar)
 
 
@@ -119,21 +119,22 @@ def course_arrays(classes=3):
             "testX": test_x.astype(bool), "testY": test_y}
 
 
-def test_fetch_downloads_a_missing_zip_and_builds(http_folder, tmp_path, shared_omniglot):
+def test_fetch_downloads_a_missing_zip_and_builds(http_folder, tmp_path, synthetic_omniglot):
     folder, url = http_folder
-    name = "images_background_small1.zip"
-    shutil.copy(shared_omniglot / name, folder / "images.zip")
+    shutil.copy(synthetic_omniglot, folder / "images.zip")
     content = (folder / "images.zip").read_bytes()
+    alphabets = list(SYNTHETIC_ALPHABETS)
     params = fetch_params(set="custom", url=f"{url}/images.zip",
                           md5=hashlib.md5(content).hexdigest(), bytes=len(content),
-                          alphabets=SMALL_ALPHABETS[name])
+                          alphabets=alphabets, split="drawing", test_drawings=4)
     paths = fetch_paths(tmp_path)
     record = fetch(params, paths)
+    characters = sum(SYNTHETIC_ALPHABETS.values())
     assert json.loads(paths.provenance.read_text()) == record
     assert (paths.downloads / "images_background.zip").read_bytes() == content
     assert record["zip"]["official"] is True and record["zip"]["bytes"] == len(content)
-    assert record["counts"] == {"train": 136 * 16, "test": 136 * 4}
-    assert record["class_names"] == SMALL_ALPHABETS[name]
+    assert record["counts"] == {"train": characters * 16, "test": characters * 4}
+    assert record["class_names"] == alphabets
     assert record["output"]["sha256"] == hashlib.sha256(paths.out.read_bytes()).hexdigest()
     # A second run finds the checked download and does not fetch it again.
     (folder / "images.zip").unlink()

@@ -1,8 +1,8 @@
 """The pipeline's plots and metrics as DVC shows them, in one tiny temporary project.
 
-Setup (once for the module): the tiny grid (conftest.tiny_project) reproduced
-and committed, then two experiments changing one run's lr (`lo`, `hi`; `hi`
-stays in the workspace). The pages of `dvc plots show` and `dvc plots diff lo hi`
+Setup (once for the module): the tiny grid on the synthetic zip (conftest.tiny_project)
+reproduced and committed, then two experiments changing one run's lr (`lo`, `hi`;
+`hi` stays in the workspace). The pages of `dvc plots show` and `dvc plots diff lo hi`
 are rendered in headless chromium without network; screenshots go to
 $OMNIGLOT_ARTIFACTS/plots_dvc.
 """
@@ -31,8 +31,8 @@ EXP_TABLE = ["dvc", "exp", "show", "--only-changed", "--drop", "Created|.*best_a
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, shared_omniglot):
-    project = tiny_project(tmp_path_factory.mktemp("plots_dvc"), shared_omniglot)
+def project(tmp_path_factory, synthetic_omniglot):
+    project = tiny_project(tmp_path_factory.mktemp("plots_dvc"), synthetic_omniglot)
     project.run("dvc", "repro", "-q")
     project.commit("results")
     project.run("dvc", "exp", "run", "-q", "-n", "lo", "-S", "experiments.small.lr=0.0001")

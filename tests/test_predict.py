@@ -1,5 +1,5 @@
 """Using a trained run: the best epoch's weights, `python -m stages.predict`, the docs' snippet."""
-import csv
+import io
 import json
 import re
 import sys
@@ -112,24 +112,29 @@ def test_a_missing_run_or_broken_files_are_refused_in_one_line(made_run, capsys)
 
 # --- on a real trained run: what predict says is what the network says on the npz --------
 
-def first_test_image(project, zip_path, out):
-    """The PNG behind row 0 of the prepared test set: the manifest's first test row."""
-    with (project.path / "data/course_fall2024/omniglot_12_fall2024.csv").open() as rows:
-        row = next(row for row in csv.DictReader(rows) if row["split"] == "test")
-    folder = f"/{row['alphabet']}/character{int(row['character']):02d}/"
-    with zipfile.ZipFile(zip_path) as archive:
-        entry = next(name for name in archive.namelist()
-                     if folder in name and name.endswith(f"_{int(row['drawer']):02d}.png"))
-        out.write_bytes(archive.read(entry))
-    return out
+def first_test_image(project, out):
+    """The PNG behind row 0 of the prepared test set, from the zip in the project's inbox:
+    an image of row 0's alphabet whose pixels are those fetch wrote for it."""
+    with np.load(project.path / "data/omniglot_12.npz") as fetched:
+        pixels, label = fetched["testX"][0], int(fetched["testY"][0])
+    alphabet = json.loads((project.path / "metrics/data.json").read_text())["class_names"][label]
+    with zipfile.ZipFile(project.path / "data/inbox/images_background.zip") as archive:
+        for entry in archive.namelist():
+            if f"/{alphabet}/" in entry and entry.endswith(".png"):
+                with Image.open(io.BytesIO(archive.read(entry))) as image:
+                    if np.array_equal(np.asarray(image, dtype=bool).reshape(-1), pixels):
+                        out.write_bytes(archive.read(entry))
+                        return out
+    raise AssertionError(f"no image of {alphabet} in the zip is row 0 of the test set")
 
 
 def network_on_prepared_row(project, run, model_file):
-    """Probabilities models/<model_file> gives row 0 of the prepared test set: (12,)."""
+    """Probabilities models/<model_file> gives row 0 of the prepared test set: (classes,)."""
     with np.load(project.path / "data/prepared/omniglot_12.npz") as prepared:
         x = prepared["test_x"][:1].T
+    classes = len(json.loads((project.path / "metrics/data.json").read_text())["class_names"])
     config = json.loads((project.path / f"metrics/runs/{run}/config.json").read_text())
-    model = mlp.MLP(SIDE * SIDE, 12, config["hidden"], dtype=np.dtype(config["dtype"]))
+    model = mlp.MLP(SIDE * SIDE, classes, config["hidden"], dtype=np.dtype(config["dtype"]))
     model.loadparams(*mlp.load_params(project.path / "models" / model_file))
     logits = model.forward(x.astype(config["dtype"]), train=False)[:, 0].astype(np.float64)
     return np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
@@ -142,14 +147,18 @@ def snippet(image):
     return code.replace('"two_60_mom_drop", "path/to/0110_01.png"', f'"small", "{image}"')
 
 
-@pytest.mark.parametrize("pixels, order", [("stored", "C"), ("ink", "F")])
+# The synthetic zip with both pixel encodings, and the real zip's default data. Marked by
+# hand: conftest marks by fixture name, and these come from request.getfixturevalue.
+@pytest.mark.dvc
+@pytest.mark.parametrize("data, pixels, order", [("tiny_pipeline", "stored", "C"),
+                                                 ("tiny_pipeline", "ink", "F"),
+                                                 ("tiny_pipeline_fall2024", "stored", "C")])
 def test_predict_on_an_omniglot_png_matches_the_network_on_the_prepared_data(
-        tiny_pipeline, shared_omniglot, tmp_path, pixels, order):
-    project = tiny_pipeline
+        request, tmp_path, data, pixels, order):
+    project = request.getfixturevalue(data)
     project.set_params(lambda params: params["prepare"].update(pixels=pixels, order=order))
     project.run("dvc", "repro", "train@small")
-    image = first_test_image(project, shared_omniglot / "images_background.zip",
-                             tmp_path / "0001_01.png")
+    image = first_test_image(project, tmp_path / "0001_01.png")
     alphabets = json.loads((project.path / "metrics/data.json").read_text())["class_names"]
     for model_file, options in (("small.npz", []), ("small.best.npz", ["--best"])):
         expected = network_on_prepared_row(project, "small", model_file)

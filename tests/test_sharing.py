@@ -2,7 +2,7 @@
 
 Every test builds a small team on this machine: a bare git repository as
 `origin`, a local folder as the DVC remote, and clones of the tiny grid
-(conftest.tiny_project: the shared Omniglot zip, three small networks, 2 epochs).
+(conftest.tiny_project: a synthetic Omniglot zip, three small networks, 2 epochs).
 """
 import re
 
@@ -38,9 +38,9 @@ def contents(project, paths):
 class Team:
     """A lead's project pushed to a bare git `origin` with a local default DVC remote."""
 
-    def __init__(self, base, shared_omniglot):
-        self.base, self.zip = base, shared_omniglot / "images_background.zip"
-        self.lead = tiny_project(base, shared_omniglot)
+    def __init__(self, base, zip_path):
+        self.base, self.zip = base, zip_path
+        self.lead = tiny_project(base, zip_path)
         self.origin = base / "origin.git"
         self.lead.run("git", "init", "-q", "--bare", "-b", "main", str(self.origin))
         self.lead.run("git", "remote", "add", "origin", str(self.origin))
@@ -68,8 +68,8 @@ class Team:
 
 
 @pytest.fixture
-def team(tmp_path, shared_omniglot):
-    return Team(tmp_path, shared_omniglot)
+def team(tmp_path, synthetic_omniglot):
+    return Team(tmp_path, synthetic_omniglot)
 
 
 def test_a_fresh_clone_pulls_every_result_and_reruns_nothing(team):
