@@ -48,8 +48,8 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     for name in parse_grid(load_params(ROOT / "params.yaml")):
         (runs / name).mkdir(parents=True)
         (runs / name / "metrics.json").write_text(json.dumps({"epochs_run": 2}))
-        (runs / name / "timing.json").write_text(json.dumps({"wall_seconds": 1.5,
-                                                              "cpu_seconds": 2.4}))
+        (runs / name / "timing.json").write_text(json.dumps({
+            "wall_seconds": 1.5, "cpu_seconds": 2.4, "epoch_seconds": [0.9, 0.6]}))
     out = tmp_path / "bench.json"
     shown = subprocess.run([sys.executable, "-m", "benchmarks.epoch", "--quick", "--pairs", "2",
                             "--json", str(out), "--grid", str(runs), "--repro-seconds", "100"],
@@ -74,6 +74,7 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     grid = results["grid"]
     assert grid["training_seconds"] == 1.5 * len(grid["runs"])
     assert abs(grid["training_cores_used"] - 1.6) < 1e-9 and "1.60 of" in shown
+    assert abs(grid["quiet_training_seconds"] - 1.2 * len(grid["runs"])) < 1e-9  # 2 x 0.6
     assert grid["floor_seconds"] == sum(row["floor_seconds"] for row in grid["runs"]) > 0
     assert grid["dvc_and_other_stages_seconds"] == 100 - grid["training_seconds"]
     assert SimpleNamespace(**results["workers"]["portable"]).kernels in ("portable", "native")
