@@ -149,8 +149,9 @@ class LinearMap(Transform):
     def _step_weight_without_momentum(self):
         """With alpha 0 and one pending product: W -= lr * grad @ x.T as one GEMM.
 
-        Returns False, doing nothing, where that does not apply. The same FMA
-        the two-step path makes on the same product, without writing momentum_W.
+        Returns False, doing nothing, where that does not apply. The product is
+        rounded once, into W, where the two-step path rounds it into momentum_W
+        first, so the two differ in the last bits; momentum_W is not written.
         """
         if self.alpha != 0 or self._pending is None or self._dW_holds_sum:
             return False
