@@ -20,16 +20,28 @@ class SoftmaxCrossEntropyLoss:
     forward(logits, labels): both (num_classes, B) -> scalar mean loss.
     backward(): (softmax - labels) / B, shaped (num_classes, B).
     getAccu(): accuracy of the last forward, in [0, 1].
+
+    The accuracy is worked out when first read (training never reads it), from
+    the logits and labels of the last forward: do not write into them before then.
     """
 
     def __init__(self):
         self.probs = None
         self.labels = None
-        self.accuracy = None
+        self._accuracy = None
+        self._unscored = None  # (logits, labels) whose accuracy is not yet computed
+
+    @property
+    def accuracy(self):
+        if self._unscored is not None:
+            logits, labels = self._unscored
+            self._unscored = None
+            self._accuracy = np.mean(logits.argmax(axis=0) == labels.argmax(axis=0))
+        return self._accuracy
 
     def forward(self, logits, labels):
         logits = np.asarray(logits)
-        if not np.issubdtype(logits.dtype, np.floating):
+        if logits.dtype.kind != "f":
             logits = logits.astype(np.float64)
         labels = np.asarray(labels, dtype=logits.dtype)
         if logits.shape != labels.shape:
@@ -40,7 +52,7 @@ class SoftmaxCrossEntropyLoss:
         totals = exp_shifted.sum(axis=0, keepdims=True)
         self.probs = exp_shifted / totals
         self.labels = labels
-        self.accuracy = np.mean(logits.argmax(axis=0) == labels.argmax(axis=0))
+        self._unscored = (logits, labels)
         log_probs = shifted - np.log(totals)
         return -np.sum(labels * log_probs) / logits.shape[1]
 

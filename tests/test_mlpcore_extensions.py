@@ -63,6 +63,31 @@ def test_same_generator_seed_gives_identical_models_and_masks():
         np.testing.assert_array_equal(a, b)
 
 
+def test_injected_generator_masks_are_those_of_uniform_draws():
+    """The course draws u = uniform(0, 1, shape) and keeps u > p; a Generator's own
+    rng.random gives those values, and leaves the stream where uniform would."""
+    x = np.random.default_rng(0).standard_normal((7, 5))
+    relu, twin = mlp.ReLU(0.3, rng=np.random.default_rng(4)), np.random.default_rng(4)
+    for _ in range(3):
+        out = relu.forward(x, train=True)
+        mask = twin.uniform(0, 1, x.shape) > 0.3
+        np.testing.assert_array_equal(out, np.maximum(x, 0) * mask)
+    assert relu.rng.random() == twin.random()
+
+
+def test_accuracy_is_that_of_the_last_forward_whenever_it_is_read():
+    loss = mlp.SoftmaxCrossEntropyLoss()
+    labels = np.eye(3)[:, [0, 1, 2, 0]]
+    right = 5 * labels                      # every column right
+    half = 5 * np.eye(3)[:, [0, 1, 0, 1]]   # columns 0 and 1 right
+    loss.forward(right, labels)
+    loss.forward(half, labels)              # never read in between: only this one counts
+    assert loss.getAccu() == 0.5 and loss.accuracy == 0.5
+    loss.forward(right, labels)
+    assert loss.getAccu() == 1.0
+    assert loss.getAccu() == 1.0            # a second read gives the same
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_general_mlp_has_the_requested_depth(depth):
     model = mlp.MLP(7, 3, [5] * depth)
