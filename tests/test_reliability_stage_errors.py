@@ -98,7 +98,7 @@ RUN_FILE_DAMAGE = {
                          "runs/b/metrics.json: final_test_accuracy: expected a number or "
                          "null, found '40%'"),
     "missing config": ("runs/a/config.json", Path.unlink,
-                       "runs/a/config.json: missing; has the stage that writes it run?"),
+                       "runs/a/config.json: missing; expected a small JSON file"),
     "config without hidden": ("runs/a/config.json",
                               lambda p: write_json(p, {"name": "a", "group": "2.1"}),
                               "runs/a/config.json: missing key 'hidden'"),
@@ -107,7 +107,7 @@ RUN_FILE_DAMAGE = {
     "group escaping its folder": ("runs/a/config.json", set_key("group", "../../x"),
                                   "runs/a/config.json: group '../../x' is not allowed"),
     "garbled timing": ("runs/b/timing.json", lambda p: p.write_bytes(b"\xff\xfe{"),
-                       "runs/b/timing.json: not readable JSON"),
+                       "runs/b/timing.json: not UTF-8 text; expected a small JSON file"),
     "timing as text": ("runs/b/timing.json", set_key("wall_seconds", "long"),
                        "runs/b/timing.json: wall_seconds: expected a number, found 'long'"),
     "missing curve": ("curves/b.csv", Path.unlink, "curves/b.csv: missing"),
