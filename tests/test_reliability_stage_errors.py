@@ -90,6 +90,8 @@ RUN_FILE_DAMAGE = {
     "non-finite metric": ("runs/a/metrics.json",
                           lambda p: p.write_text(p.read_text().replace("0.4,", "NaN,", 1)),
                           "runs/a/metrics.json: not readable JSON (NaN is not a finite"),
+    "deeply nested metrics": ("runs/a/metrics.json", lambda p: p.write_text("[" * 100_000),
+                              "runs/a/metrics.json: not readable JSON (maximum recursion"),
     "metrics not an object": ("runs/a/metrics.json", lambda p: p.write_text("[]"),
                               "runs/a/metrics.json: expected a JSON object, found list"),
     "unknown status": ("runs/a/metrics.json", set_key("status", "done"),

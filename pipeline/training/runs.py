@@ -169,7 +169,7 @@ def read_json(path):
                            "that writes it")
     try:
         record = json.loads(text, parse_constant=refuse_constant)
-    except ValueError as error:  # JSONDecodeError and refuse_constant's
+    except (ValueError, RecursionError) as error:  # bad syntax, NaN, or [[[[... nested
         raise InputFileError(f"{path}: not readable JSON ({error}); rerun the stage "
                              f"that writes it") from None
     if not isinstance(record, dict):
