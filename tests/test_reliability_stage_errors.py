@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +16,7 @@ import stages.report
 import stages.train
 from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.training.runs import run_metrics
-from tests.test_training import DEFAULTS
+from tests.test_training import DEFAULTS, result_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("a", "b")
@@ -43,9 +42,8 @@ def project(tmp_path, monkeypatch):
     write_json(tmp_path / "params.yaml", params)
     for name in RUNS:
         config = {"name": name, "group": "2.1", **DEFAULTS}
-        result = SimpleNamespace(curve=CURVE, status="completed", diverged_at_epoch=None)
         write_json(tmp_path / "runs" / name / "config.json", config)
-        write_json(tmp_path / "runs" / name / "metrics.json", run_metrics(result, 2))
+        write_json(tmp_path / "runs" / name / "metrics.json", run_metrics(result_of(CURVE), 2))
         write_json(tmp_path / "runs" / name / "timing.json", {"wall_seconds": 1.5})
         write_json(tmp_path / "runs" / name / "confusion.json", {"test": [[1, 0], [1, 2]]})
         (tmp_path / "curves").mkdir(exist_ok=True)

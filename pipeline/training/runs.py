@@ -56,9 +56,12 @@ class RunPaths(NamedTuple):
 # --- writing (the train stage) -------------------------------------------------------
 
 def run_metrics(result, epochs_planned):
-    """Final and best figures of a run; None where no epoch finished."""
+    """Final and best figures of a run; None where no epoch finished.
+
+    result: a TrainingResult, whose best.log is the first epoch of highest test accuracy.
+    """
     last = result.curve[-1] if result.curve else None
-    best = max(result.curve, key=lambda log: log.test_accuracy, default=None)
+    best = result.best.log if result.best else None
     metrics = {
         "status": result.status,
         "epochs_run": len(result.curve),
