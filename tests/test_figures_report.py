@@ -8,7 +8,6 @@ import csv
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from matplotlib.colors import to_rgba
@@ -20,6 +19,7 @@ from pipeline.training.runs import run_metrics
 from pipeline.results.summary import summarize
 from stages.figures import FigureParams, render_figures
 from stages.report import build_report
+from tests.test_training import result_of
 
 GROUP_TITLES = {"2.1": "One hidden layer", "2.2": "Two hidden layers",
                 "2.3": "Learning rate", "2.4": "Depth and init"}
@@ -41,9 +41,9 @@ def make_config(name, group, hidden, momentum=0.0, dropout=0.0, lr=0.001,
 
 def make_run(config, curve, status="completed", diverged_at=None, wall_seconds=2.0):
     """A RunRecord whose metrics come from the training code's own run_metrics."""
-    result = SimpleNamespace(curve=curve, status=status, diverged_at_epoch=diverged_at)
     return RunRecord(name=config["name"], config=config,
-                     metrics=run_metrics(result, config["epochs"]),
+                     metrics=run_metrics(result_of(curve, status, diverged_at),
+                                         config["epochs"]),
                      timing={"wall_seconds": wall_seconds, "seconds_per_epoch": 1.0},
                      confusion=CONFUSION, curve=curve)
 

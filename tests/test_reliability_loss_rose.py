@@ -3,8 +3,6 @@
 Such a run (e.g. lr: 1000) stays finite, so its status is "completed"; the
 flag training_loss_rose in metrics.json and the report's status tell it apart.
 """
-from types import SimpleNamespace
-
 import pytest
 
 from pipeline.atomic import json_text
@@ -13,14 +11,13 @@ from pipeline.training.experiments import parse_experiment
 from pipeline.results.report_markdown import run_table
 from pipeline.training.runs import run_metrics
 from stages.train import run_experiment
-from tests.test_training import blobs, params_with
+from tests.test_training import blobs, params_with, result_of
 
 
 def metrics_of(train_losses, status="completed"):
     curve = [EpochLog(epoch, loss, 0.5, loss, 0.5)
              for epoch, loss in enumerate(train_losses, start=1)]
-    result = SimpleNamespace(curve=curve, status=status,
-                             diverged_at_epoch=len(curve) + 1 if status == "diverged" else None)
+    result = result_of(curve, status, len(curve) + 1 if status == "diverged" else None)
     return run_metrics(result, 10)
 
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +16,7 @@ import stages.report
 import stages.train
 from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.training.runs import run_metrics
-from tests.test_training import DEFAULTS
+from tests.test_training import DEFAULTS, result_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("a", "b")
@@ -43,9 +42,8 @@ def project(tmp_path, monkeypatch):
     write_json(tmp_path / "params.yaml", params)
     for name in RUNS:
         config = {"name": name, "group": "2.1", **DEFAULTS}
-        result = SimpleNamespace(curve=CURVE, status="completed", diverged_at_epoch=None)
         write_json(tmp_path / "runs" / name / "config.json", config)
-        write_json(tmp_path / "runs" / name / "metrics.json", run_metrics(result, 2))
+        write_json(tmp_path / "runs" / name / "metrics.json", run_metrics(result_of(CURVE), 2))
         write_json(tmp_path / "runs" / name / "timing.json", {"wall_seconds": 1.5})
         write_json(tmp_path / "runs" / name / "confusion.json", {"test": [[1, 0], [1, 2]]})
         (tmp_path / "curves").mkdir(exist_ok=True)
@@ -90,6 +88,8 @@ RUN_FILE_DAMAGE = {
     "non-finite metric": ("runs/a/metrics.json",
                           lambda p: p.write_text(p.read_text().replace("0.4,", "NaN,", 1)),
                           "runs/a/metrics.json: not readable JSON (NaN is not a finite"),
+    "deeply nested metrics": ("runs/a/metrics.json", lambda p: p.write_text("[" * 100_000),
+                              "runs/a/metrics.json: not readable JSON (maximum recursion"),
     "metrics not an object": ("runs/a/metrics.json", lambda p: p.write_text("[]"),
                               "runs/a/metrics.json: expected a JSON object, found list"),
     "unknown status": ("runs/a/metrics.json", set_key("status", "done"),
@@ -98,7 +98,7 @@ RUN_FILE_DAMAGE = {
                          "runs/b/metrics.json: final_test_accuracy: expected a number or "
                          "null, found '40%'"),
     "missing config": ("runs/a/config.json", Path.unlink,
-                       "runs/a/config.json: missing; has the stage that writes it run?"),
+                       "runs/a/config.json: missing; expected a small JSON file"),
     "config without hidden": ("runs/a/config.json",
                               lambda p: write_json(p, {"name": "a", "group": "2.1"}),
                               "runs/a/config.json: missing key 'hidden'"),
@@ -107,7 +107,7 @@ RUN_FILE_DAMAGE = {
     "group escaping its folder": ("runs/a/config.json", set_key("group", "../../x"),
                                   "runs/a/config.json: group '../../x' is not allowed"),
     "garbled timing": ("runs/b/timing.json", lambda p: p.write_bytes(b"\xff\xfe{"),
-                       "runs/b/timing.json: not readable JSON"),
+                       "runs/b/timing.json: not UTF-8 text; expected a small JSON file"),
     "timing as text": ("runs/b/timing.json", set_key("wall_seconds", "long"),
                        "runs/b/timing.json: wall_seconds: expected a number, found 'long'"),
     "missing curve": ("curves/b.csv", Path.unlink, "curves/b.csv: missing"),

@@ -15,6 +15,7 @@ from pipeline.training import cpu_kernels
 from pipeline.training.confusion import confusion_matrix
 from pipeline.training.curves import CURVE_COLUMNS
 from pipeline.training.experiments import parse_experiment
+from pipeline.training.loop import Snapshot, TrainingResult
 from stages.train import run_experiment
 from tests.conftest import ROOT
 
@@ -41,6 +42,15 @@ def blobs(seed=0, classes=3, pixels=64, train=150, test=60):
     (train_x, train_y), (test_x, test_y) = draw(train), draw(test)
     return SimpleNamespace(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y,
                            num_classes=classes)
+
+
+def result_of(curve, status="completed", diverged_at_epoch=None):
+    """A TrainingResult (without weights) as train() leaves it after `curve`."""
+    best = None
+    for log in curve:
+        if best is None or log.test_accuracy > best.log.test_accuracy:
+            best = Snapshot(log, [], [])
+    return TrainingResult(None, list(curve), status, diverged_at_epoch, best)
 
 
 def run_into(tmp_path, params, name="tiny", dataset=None):
@@ -119,6 +129,8 @@ def test_two_epochs_write_well_formed_outputs(tmp_path):
     assert metrics["status"] == "completed" and metrics["epochs_run"] == 2
     assert metrics["final_test_accuracy"] == rows[-1][4]
     assert metrics["best_test_accuracy"] == max(row[4] for row in rows)
+    accuracies = [row[4] for row in rows]
+    assert metrics["best_epoch"] == 1 + accuracies.index(max(accuracies))  # the first best
     config = json.loads((paths.run_dir / "config.json").read_text())
     assert config == {"name": "tiny", "group": "2.1", **DEFAULTS}
     timing = json.loads((paths.run_dir / "timing.json").read_text())

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.small_files import read_small_text
+
 DRAWERS = 20
 MANIFEST_COLUMNS = ["split", "alphabet", "character", "drawer"]
 SPLITS = ("train", "test")
@@ -39,7 +41,8 @@ class ImageRef:
 
 def read_labels(path):
     """Class names in label order, one per line of `path` (label i = line i + 1)."""
-    names = [line.strip() for line in read_bounded(path).splitlines() if line.strip()]
+    text = read_small_text(path, MAX_MANIFEST_BYTES, ImageSetError, "one alphabet name per line")
+    names = [line.strip() for line in text.splitlines() if line.strip()]
     if not names or len(set(names)) != len(names):
         raise ImageSetError(f"{path}: expected one alphabet name per line, without repeats")
     return names
@@ -48,7 +51,9 @@ def read_labels(path):
 def read_manifest(path, class_names):
     """[ImageRef] from a manifest CSV (columns split, alphabet, character, drawer), in file order."""
     labels = {name: label for label, name in enumerate(class_names)}
-    reader = csv.reader(io.StringIO(read_bounded(path)))
+    text = read_small_text(path, MAX_MANIFEST_BYTES, ImageSetError,
+                           f"a manifest CSV with the header {','.join(MANIFEST_COLUMNS)}")
+    reader = csv.reader(io.StringIO(text))
     if next(reader, None) != MANIFEST_COLUMNS:
         raise ImageSetError(f"{path}:1: expected the header {','.join(MANIFEST_COLUMNS)}")
     refs = [manifest_row(row, labels, f"{path}:{reader.line_num}") for row in reader]
@@ -71,21 +76,6 @@ def manifest_row(row, labels, where):
             or not 1 <= int(drawer) <= DRAWERS):
         raise ImageSetError(f"{where}: {','.join(row)!r}: {expected}")
     return ImageRef(split, labels[alphabet], alphabet, int(character), int(drawer))
-
-
-def read_bounded(path, limit=MAX_MANIFEST_BYTES):
-    """Text of a small file; refuses anything that is not a regular file of at most `limit` bytes."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as error:
-        raise ImageSetError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if len(data) > limit:
-        raise ImageSetError(f"{path}: larger than {limit} bytes; expected a small text file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ImageSetError(f"{path}: not UTF-8 text") from None
 
 
 def custom_set(index, alphabets, split, test_drawings, test_characters, seed):

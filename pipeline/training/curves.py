@@ -3,6 +3,8 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
+from pipeline.small_files import read_small_text
+
 # About 100 bytes an epoch: room for far more epochs than train.epochs allows.
 MAX_CURVE_BYTES = 64 << 20
 
@@ -33,15 +35,9 @@ def curve_csv(curve):
 def read_curve(path):
     """Rows of a curves CSV as EpochLog: epochs 1, 2, ... with finite values."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_CURVE_BYTES:
-            raise CurveError(f"{path}: larger than {MAX_CURVE_BYTES} bytes; expected the "
-                             f"curve a training stage wrote")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CurveError(f"{path}: missing; has its training stage run?") from None
-    except (OSError, UnicodeError) as error:
-        raise CurveError(f"{path}: not readable ({error})") from None
+    lines = read_small_text(path, MAX_CURVE_BYTES, CurveError,
+                            "the curve CSV its training stage writes; rerun "
+                            "that stage").splitlines()
     if not lines or tuple(lines[0].split(",")) != CURVE_COLUMNS:
         raise CurveError(f"{path}: expected the header {','.join(CURVE_COLUMNS)}")
     return [parse_row(path, number, line) for number, line in enumerate(lines[1:], start=2)]

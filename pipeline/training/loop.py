@@ -64,15 +64,26 @@ def build_model(config, num_inputs, num_classes, rng):
                    rng=rng, dtype=np.dtype(config.dtype))
 
 
-def evaluate(model, split, chunk=EVAL_CHUNK):
-    """Mean loss and accuracy over a whole split in inference mode (no dropout)."""
-    loss, total_loss, correct = mlp.SoftmaxCrossEntropyLoss(), 0.0, 0.0
+def inference_chunks(model, split, chunk=EVAL_CHUNK):
+    """Yield (logits, onehot) for `chunk` examples at a time, in inference mode (no dropout).
+
+    logits: (num_classes, n), onehot: (num_classes, n), n <= chunk, in split order.
+    The model reads split.x[start:stop].T, a view: no (11025, N) copy is made.
+    """
     count = len(split.x)
     for start in range(0, count, chunk):
         stop = min(start + chunk, count)
-        logits = model.forward(split.x[start:stop].T, train=False)  # a view: no copy
-        total_loss += float(loss.forward(logits, split.onehot[:, start:stop])) * (stop - start)
-        correct += loss.getAccu() * (stop - start)
+        yield model.forward(split.x[start:stop].T, train=False), split.onehot[:, start:stop]
+
+
+def evaluate(model, split, chunk=EVAL_CHUNK):
+    """Mean loss and accuracy over a whole split in inference mode (no dropout)."""
+    loss, total_loss, correct = mlp.SoftmaxCrossEntropyLoss(), 0.0, 0.0
+    for logits, onehot in inference_chunks(model, split, chunk):
+        size = onehot.shape[1]
+        total_loss += float(loss.forward(logits, onehot)) * size
+        correct += loss.getAccu() * size
+    count = len(split.x)
     return total_loss / count, float(correct / count)
 
 

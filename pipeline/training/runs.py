@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from pipeline.atomic import write_bytes, write_json, write_text
 from pipeline.params import NAME_PATTERN, NAME_RULE
+from pipeline.small_files import read_small_text
 from pipeline.training.curves import CURVE_COLUMNS, curve_csv, read_curve
 
 CONFIG, METRICS, TIMING, CONFUSION = "config.json", "metrics.json", "timing.json", "confusion.json"
@@ -55,9 +56,12 @@ class RunPaths(NamedTuple):
 # --- writing (the train stage) -------------------------------------------------------
 
 def run_metrics(result, epochs_planned):
-    """Final and best figures of a run; None where no epoch finished."""
+    """Final and best figures of a run; None where no epoch finished.
+
+    result: a TrainingResult, whose best.log is the first epoch of highest test accuracy.
+    """
     last = result.curve[-1] if result.curve else None
-    best = max(result.curve, key=lambda log: log.test_accuracy, default=None)
+    best = result.best.log if result.best else None
     metrics = {
         "status": result.status,
         "epochs_run": len(result.curve),
@@ -163,16 +167,12 @@ def refuse_constant(name):
 def read_json(path):
     """The JSON object in `path` (a dict), finite numbers only; InputFileError otherwise."""
     path = Path(path)
+    text = read_small_text(path, MAX_JSON_BYTES, InputFileError,
+                           "a small JSON file written by the pipeline; rerun the stage "
+                           "that writes it")
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise InputFileError(f"{path}: larger than {MAX_JSON_BYTES} bytes; "
-                                 f"expected a small JSON file written by the pipeline")
-        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: missing; has the stage that writes it run?") from None
-    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
-        if isinstance(error, InputFileError):
-            raise
+        record = json.loads(text, parse_constant=refuse_constant)
+    except (ValueError, RecursionError) as error:  # bad syntax, NaN, or [[[[... nested
         raise InputFileError(f"{path}: not readable JSON ({error}); rerun the stage "
                              f"that writes it") from None
     if not isinstance(record, dict):
