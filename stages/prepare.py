@@ -23,8 +23,13 @@ from pipeline.data.course_file import ARRAYS, read_course_file
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import NpzError
 from pipeline.params import ParamsError, load_params, parse, section
+from pipeline.small_files import read_small_text
 from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
                                save_prepared)
+
+
+# The fetch stage's record is a few hundred bytes (sources, checksums, 12 class names).
+MAX_PROVENANCE_BYTES = 1 << 20
 
 
 class ProvenanceError(ValueError):
@@ -81,11 +86,11 @@ def encode(dataset, pixels, order):
 
 def read_provenance(path):
     """The fetch stage's record: a dict with 'source' and 'output' {'sha256', ...}."""
+    text = read_small_text(path, MAX_PROVENANCE_BYTES, ProvenanceError,
+                           "the fetch stage's record; run `dvc repro fetch`")
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProvenanceError(f"{path}: not found; run `dvc repro fetch`") from None
-    except (OSError, ValueError) as error:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as error:  # bad syntax or [[[[... nested
         raise ProvenanceError(f"{path}: not readable JSON ({error})") from None
     if not (isinstance(record, dict) and "source" in record
             and isinstance(record.get("output"), dict) and "sha256" in record["output"]

@@ -9,7 +9,7 @@ from pipeline.data.course_file import write_course_npz
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import write_npz
 from pipeline.data.prepared import IMAGE_SIDE, Dataset, PreparedError, load_prepared, save_prepared
-from stages.prepare import PrepareParams, ProvenanceError, prepare
+from stages.prepare import PrepareParams, ProvenanceError, prepare, read_provenance
 from tests.data_helpers import tiny_data
 
 PARAMS = PrepareParams(pixels="stored", order="C")
@@ -226,3 +226,17 @@ def test_load_prepared_missing_or_broken_file(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(PreparedError, match=f"{path}: (not found|not a readable npz)"):
         load_prepared(path)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "missing; expected the fetch stage's record"),
+    (b"\xff\xfe", "not UTF-8 text"),
+    (b"[" * 100_000, "not readable JSON"),
+    (b" " * ((1 << 20) + 1), "larger than 1048576 bytes"),
+])
+def test_a_broken_provenance_record_is_a_one_line_error(tmp_path, content, expected):
+    path = tmp_path / "source.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ProvenanceError, match=expected):
+        read_provenance(path)
