@@ -9,8 +9,8 @@ process per kernels mode (see benchmarks/worker.py) times, alternately,
   floor: the epoch's GEMMs alone (benchmarks/floor.py), and
   epoch: pipeline.training.run_epoch, the function `dvc repro` runs,
 at params.yaml's train.batch_size and train.threads (momentum 0.4, dropout 0.2).
-Ratios follow the rules of benchmarks/sampling.py (busy machine, unstable
-samples, below the floor: refused, with the reason).
+Ratios follow the rules of benchmarks/sampling.py (busy machine, late second
+core, unstable samples, below the floor: refused, with the reason).
 
 --grid RUNS: the grid's floor, sum over the runs in params.yaml of epochs run x
   that network's floor epoch (at its dtype, threads and kernels), against the
@@ -88,14 +88,21 @@ def time_cases(args, workers, torch=None):
         for dtype in args.dtypes:
             steps = []
             for worker in workers + ([torch] if torch else []):
+                if worker is not torch and worker.threads > 1:
+                    steps.append((f"{worker.mode} handoff",
+                                  lambda w=worker: w.ask(op="handoff")))
                 for op in ("floor", "epoch") if worker is not torch else ("epoch",):
                     worker.ask(op=op, hidden=hidden, dtype=dtype)  # warm-up, untimed
                     steps.append((f"{worker.mode} {op}",
                                   lambda w=worker, o=op: w.ask(op=o, hidden=hidden, dtype=dtype)))
             watch = Watch(workers + ([torch] if torch else [])).start()
             samples = interleaved(steps, args.pairs)
+            handoffs = {key: samples.pop(key) for key in list(samples) if key.endswith("handoff")}
             case = {"network": name, "dtype": dtype, "watch": watch.stop(),
-                    "times": {key: summary(value) for key, value in samples.items()}}
+                    "times": {key: summary(value) for key, value in samples.items()},
+                    "handoff": handoffs}
+            if handoffs:
+                case["watch"]["handoff"] = max(max(values) for values in handoffs.values())
             times = case["times"]
             case["epoch_over_floor"] = {
                 w.mode: verdict(times[f"{w.mode} epoch"], times[f"{w.mode} floor"], case["watch"])
@@ -133,8 +140,10 @@ def case_line(case):
         parts.append(f"torch epoch {torch['min']:.3f}/{torch['median']:.3f} s; mlpcore/PyTorch "
                      f"{ratio_text(case['mlpcore_over_torch'])}")
     watch = case["watch"]
+    handoff = (f", multi/1-thread small GEMMs up to {watch['handoff']:.2f}"
+               if "handoff" in watch else "")
     parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
-                 f" -> {watch['load_after'][0]:.2f}")
+                 f" -> {watch['load_after'][0]:.2f}{handoff}")
     return "\n    ".join(parts)
 
 

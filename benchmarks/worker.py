@@ -8,6 +8,9 @@ reads one JSON request per line on stdin and answers one JSON line on stdout:
     {"op": "epoch" | "floor", "hidden": [150, 150], "dtype": "float32"}
         -> {"seconds": s}: one pipeline epoch (pipeline.training.run_epoch) of
            that network, or its GEMM floor (benchmarks.floor.FloorEpoch)
+    {"op": "handoff"} -> {"seconds": r}: the time of HANDOFF_CALLS float32 GEMMs
+           60 x 11025 @ 11025 x batch (the 1x60 epoch's forward) at THREADS over
+           their time at 1 thread: a ratio, not seconds (see handoff_ratio)
     {"op": "cpu"} -> {"seconds": CPU seconds this process has used}
 It first prints {"ready": what runs it (kernels, BLAS, threads, numpy)}.
 """
@@ -22,6 +25,7 @@ PINNING = cpu_kernels.pin(sys.argv[1]) if __name__ == "__main__" else None
 
 import time  # noqa: E402
 
+import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from pipeline.training.experiments import RunConfig  # noqa: E402
@@ -64,6 +68,33 @@ class Cases:
         return self.floors[key].run
 
 
+HANDOFF_CALLS, HANDOFF_ROWS = 40, 60
+
+
+def handoff_ratio(num_inputs, batch_size, threads):
+    """Seconds of HANDOFF_CALLS small GEMMs at `threads` over the same at 1 thread.
+
+    The benchmarks.sampling hand-off rule reads it. The GEMM is the narrowest
+    homework layer's forward in float32, whatever the case: at under a
+    millisecond a call, it is the shape whose time the hand-off between
+    OpenBLAS's threads moves most (on the EPYC VM: 0.7 normally, 1.2-1.6 in its
+    slow spells, where a 150-wide GEMM moved only from about 0.5 to 0.6).
+    """
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((HANDOFF_ROWS, num_inputs)).astype(np.float32)
+    batch = rng.standard_normal((batch_size, num_inputs)).astype(np.float32)
+
+    def timed(limit):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            weights @ batch.T  # wakes the pool
+            start = time.perf_counter()
+            for _ in range(HANDOFF_CALLS):
+                weights @ batch.T
+            return time.perf_counter() - start
+
+    return timed(threads) / timed(1)
+
+
 def _diverged():
     raise FloatingPointError("the benchmark's training diverged")
 
@@ -80,6 +111,9 @@ def serve(mode, threads, data_request, lines=sys.stdin, out=sys.stdout):
             if request["op"] == "cpu":
                 times = os.times()
                 answer = {"seconds": times.user + times.system}
+            elif request["op"] == "handoff":
+                answer = {"seconds": handoff_ratio(
+                    dataset.train_x.shape[1], data_request["batch_size"], threads)}
             else:
                 work = getattr(cases, request["op"])(request["hidden"], request["dtype"])
                 start = time.perf_counter()

@@ -32,6 +32,14 @@ def test_busy_unstable_and_below_the_floor_are_refused_with_the_reason():
                             floor_ratio=False)["refused"] is None
 
 
+def test_a_late_second_core_is_refused_even_when_the_samples_agree():
+    late = sampling.verdict(times(1.5, 1.5), times(1.0, 1.0), {**QUIET, "handoff": 1.33})
+    assert late["refused"] == ("late second core: multi-thread GEMMs took 1.33x the time "
+                               "of 1-thread ones (limit 1.0)")
+    assert sampling.verdict(times(1.2, 1.2), times(1.0, 1.0),
+                            {**QUIET, "handoff": 0.72})["refused"] is None
+
+
 def test_samples_alternate():
     order = []
     samples = sampling.interleaved([("a", lambda: order.append("a") or 1.0),
@@ -60,6 +68,11 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     assert set(case["times"]) == {f"{mode} {op}" for mode in ("portable", "native")
                                   for op in ("floor", "epoch")}
     assert all(len(t["samples"]) == 2 for t in case["times"].values())
+    if results["settings"]["threads"] > 1:  # the hand-off probe: one sample a round
+        handoffs = case["handoff"]
+        assert set(handoffs) == {"portable handoff", "native handoff"}
+        assert all(len(values) == 2 and min(values) > 0 for values in handoffs.values())
+        assert case["watch"]["handoff"] == max(max(values) for values in handoffs.values())
     assert case["watch"]["load_before"] and case["watch"]["load_after"]
     lines = {line.strip().split(":")[0]: line for line in shown.splitlines()
              if "epoch/floor" in line}
