@@ -31,7 +31,8 @@ from pipeline.atomic import write_json
 from pipeline.params import load_params
 from pipeline.training.experiments import parse_defaults, parse_grid
 
-from .sampling import ROOT, Watch, Worker, interleaved, settle, summary, verdict
+from .sampling import (ROOT, Watch, Worker, clean_rounds, interleaved, settle, summary,
+                       verdict)
 
 NETWORKS = {"1x60": [60], "1x150": [150], "2x60": [60, 60], "2x150": [150, 150]}
 DTYPES = ("float32", "float64")
@@ -79,45 +80,58 @@ def machine():
 
 
 def time_cases(args, workers, torch=None):
-    """Interleaved floor/epoch samples of every network and dtype, for every worker.
+    """Floor/epoch samples of every network and dtype, for every worker, in clean rounds.
 
     torch: a torch worker, whose epochs join the alternation (no floor of its own).
+    Rounds run as benchmarks.sampling.clean_rounds says: between hand-off probes.
     """
     cases = []
+    everyone = workers + ([torch] if torch else [])
     for name, hidden in args.networks.items():
         for dtype in args.dtypes:
-            steps = []
-            for worker in workers + ([torch] if torch else []):
-                if worker is not torch and worker.threads > 1:
-                    steps.append((f"{worker.mode} handoff",
-                                  lambda w=worker: w.ask(op="handoff")))
-                for op in ("floor", "epoch") if worker is not torch else ("epoch",):
-                    worker.ask(op=op, hidden=hidden, dtype=dtype)  # warm-up, untimed
-                    steps.append((f"{worker.mode} {op}",
-                                  lambda w=worker, o=op: w.ask(op=o, hidden=hidden, dtype=dtype)))
-            watch = Watch(workers + ([torch] if torch else [])).start()
-            samples = interleaved(steps, args.pairs)
-            handoffs = {key: samples.pop(key) for key in list(samples) if key.endswith("handoff")}
-            case = {"network": name, "dtype": dtype, "watch": watch.stop(),
-                    "times": {key: summary(value) for key, value in samples.items()},
-                    "handoff": handoffs}
-            if handoffs:
-                case["watch"]["handoff"] = max(max(values) for values in handoffs.values())
-            times = case["times"]
-            case["epoch_over_floor"] = {
-                w.mode: verdict(times[f"{w.mode} epoch"], times[f"{w.mode} floor"], case["watch"])
-                for w in workers}
-            if {"portable", "native"} <= {w.mode for w in workers}:
-                case["portable_over_native"] = verdict(times["portable epoch"],
-                                                       times["native epoch"], case["watch"],
-                                                       floor_ratio=False)
-            if torch:
-                case["mlpcore_over_torch"] = verdict(times[f"{workers[0].mode} epoch"],
-                                                     times["torch epoch"], case["watch"],
-                                                     floor_ratio=False)
+            steps = case_steps(workers, torch, hidden, dtype)
+            watch = Watch(everyone).start()
+            clean, every, probes = clean_rounds(steps, handoff_probe(workers), args.pairs)
+            case = {"network": name, "dtype": dtype, "watch": watch.stop(), "probes": probes,
+                    "times": {key: summary(clean[key] or every[key]) for key in clean},
+                    "all_rounds": {key: [round(s, 4) for s in every[key]] for key in every}}
+            if any(probes):
+                case["watch"].update(handoff=max(probes), rounds=len(probes) - 1,
+                                     clean_rounds=len(clean[steps[0][0]]))
+            add_verdicts(case, workers, torch)
             cases.append(case)
             print(case_line(case), flush=True)
     return cases
+
+
+def case_steps(workers, torch, hidden, dtype):
+    """[(name, timed step)] of one round: each worker's floor and epoch, then torch's epoch."""
+    steps = []
+    for worker in workers + ([torch] if torch else []):
+        for op in ("floor", "epoch") if worker is not torch else ("epoch",):
+            worker.ask(op=op, hidden=hidden, dtype=dtype)  # warm-up, untimed
+            steps.append((f"{worker.mode} {op}",
+                          lambda w=worker, o=op: w.ask(op=o, hidden=hidden, dtype=dtype)))
+    return steps
+
+
+def handoff_probe(workers):
+    """The worst hand-off ratio of the multi-thread workers now; 0.0 when there are none."""
+    threaded = [worker for worker in workers if worker.threads > 1]
+    return lambda: max((worker.ask(op="handoff") for worker in threaded), default=0.0)
+
+
+def add_verdicts(case, workers, torch):
+    times, watch = case["times"], case["watch"]
+    case["epoch_over_floor"] = {
+        w.mode: verdict(times[f"{w.mode} epoch"], times[f"{w.mode} floor"], watch)
+        for w in workers}
+    if {"portable", "native"} <= {w.mode for w in workers}:
+        case["portable_over_native"] = verdict(times["portable epoch"], times["native epoch"],
+                                               watch, floor_ratio=False)
+    if torch:
+        case["mlpcore_over_torch"] = verdict(times[f"{workers[0].mode} epoch"],
+                                             times["torch epoch"], watch, floor_ratio=False)
 
 
 def ratio_text(result, unit=""):
@@ -140,8 +154,8 @@ def case_line(case):
         parts.append(f"torch epoch {torch['min']:.3f}/{torch['median']:.3f} s; mlpcore/PyTorch "
                      f"{ratio_text(case['mlpcore_over_torch'])}")
     watch = case["watch"]
-    handoff = (f", multi/1-thread small GEMMs up to {watch['handoff']:.2f}"
-               if "handoff" in watch else "")
+    handoff = (f"; {watch['clean_rounds']} clean of {watch['rounds']} rounds, multi/1-thread "
+               f"small GEMMs up to {watch['handoff']:.2f}" if "handoff" in watch else "")
     parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
                  f" -> {watch['load_after'][0]:.2f}{handoff}")
     return "\n    ".join(parts)
