@@ -31,7 +31,7 @@ from pipeline.atomic import write_json
 from pipeline.params import load_params
 from pipeline.training.experiments import parse_defaults, parse_grid
 
-from .sampling import (ROOT, Watch, Worker, clean_rounds, interleaved, settle, summary,
+from .sampling import (ROOT, Watch, Worker, bracketed_samples, interleaved, settle, summary,
                        verdict)
 
 NETWORKS = {"1x60": [60], "1x150": [150], "2x60": [60, 60], "2x150": [150, 150]}
@@ -83,7 +83,7 @@ def time_cases(args, workers, torch=None):
     """Floor/epoch samples of every network and dtype, for every worker, in clean rounds.
 
     torch: a torch worker, whose epochs join the alternation (no floor of its own).
-    Rounds run as benchmarks.sampling.clean_rounds says: between hand-off probes.
+    Samples are kept as benchmarks.sampling.bracketed_samples says: between hand-off probes.
     """
     cases = []
     everyone = workers + ([torch] if torch else [])
@@ -91,13 +91,13 @@ def time_cases(args, workers, torch=None):
         for dtype in args.dtypes:
             steps = case_steps(workers, torch, hidden, dtype)
             watch = Watch(everyone).start()
-            clean, every, probes = clean_rounds(steps, handoff_probe(workers), args.pairs)
+            clean, every, probes = bracketed_samples(steps, handoff_probe(workers), args.pairs)
             case = {"network": name, "dtype": dtype, "watch": watch.stop(), "probes": probes,
                     "times": {key: summary(clean[key] or every[key]) for key in clean},
                     "all_rounds": {key: [round(s, 4) for s in every[key]] for key in every}}
             if any(probes):
-                case["watch"].update(handoff=max(probes), rounds=len(probes) - 1,
-                                     clean_rounds=len(clean[steps[0][0]]))
+                case["watch"].update(handoff=max(probes), rounds=len(every[steps[0][0]]),
+                                     clean_samples=min(map(len, clean.values())))
             add_verdicts(case, workers, torch)
             cases.append(case)
             print(case_line(case), flush=True)
@@ -116,9 +116,12 @@ def case_steps(workers, torch, hidden, dtype):
 
 
 def handoff_probe(workers):
-    """The worst hand-off ratio of the multi-thread workers now; 0.0 when there are none."""
+    """The hand-off ratio now, from the first multi-thread worker; 0.0 when there is none.
+
+    A late second core is the machine's state, not a worker's: one probe tells.
+    """
     threaded = [worker for worker in workers if worker.threads > 1]
-    return lambda: max((worker.ask(op="handoff") for worker in threaded), default=0.0)
+    return (lambda: threaded[0].ask(op="handoff")) if threaded else (lambda: 0.0)
 
 
 def add_verdicts(case, workers, torch):
@@ -154,8 +157,9 @@ def case_line(case):
         parts.append(f"torch epoch {torch['min']:.3f}/{torch['median']:.3f} s; mlpcore/PyTorch "
                      f"{ratio_text(case['mlpcore_over_torch'])}")
     watch = case["watch"]
-    handoff = (f"; {watch['clean_rounds']} clean of {watch['rounds']} rounds, multi/1-thread "
-               f"small GEMMs up to {watch['handoff']:.2f}" if "handoff" in watch else "")
+    handoff = (f"; {watch['rounds']} rounds, fewest clean samples {watch['clean_samples']}, "
+               f"multi/1-thread small GEMMs up to {watch['handoff']:.2f}"
+               if "handoff" in watch else "")
     parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
                  f" -> {watch['load_after'][0]:.2f}{handoff}")
     return "\n    ".join(parts)

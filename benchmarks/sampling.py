@@ -16,12 +16,12 @@ The hand-off rule: a VM's second core can be there yet answer late. On the
 nothing else running, OpenBLAS's 2-thread GEMMs of a millisecond took 1.2-1.6x as
 long as 1-thread ones (0.7x otherwise), while large GEMMs and 1-thread work kept
 their speed; the epoch, which makes three such calls a minibatch, slowed more
-than its floor, and min and median agreed on the wrong ratio. So clean_rounds()
-times, between every two rounds, small GEMMs at the workers' threads and at 1
-thread (benchmarks/worker.py), and keeps a round only when the probes on both
+than its floor, and min and median agreed on the wrong ratio. So bracketed_samples()
+times, between every two samples, small GEMMs at a worker's threads and at 1
+thread (benchmarks/worker.py), and keeps a sample only when the probes on both
 sides of it are within HANDOFF_LIMIT (more threads no slower than one). The
-probe is independent of what the round measured, so the selection cannot favour
-a ratio. A case with fewer than MIN_CLEAN_ROUNDS kept is refused.
+probe is independent of what the sample measured, so the selection cannot favour
+a ratio. A case with fewer than MIN_CLEAN_SAMPLES kept for some step is refused.
 """
 import json
 import os
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUSY_CORES = 0.25
 MARGIN = 0.10
 HANDOFF_LIMIT = 1.0
-MIN_CLEAN_ROUNDS = 3
+MIN_CLEAN_SAMPLES = 3
 MAX_ROUNDS_PER_PAIR = 3  # give up on a case after pairs x this many rounds
 SETTLE_SECONDS = 0.3  # lets an idle OpenBLAS pool stop spinning before the next sample
 
@@ -123,10 +123,10 @@ def verdict(numerator, denominator, watch, floor_ratio=True):
     if watch["other_cores"] > BUSY_CORES:
         refused = (f"busy: other processes used {watch['other_cores']:.2f} cores on average "
                    f"(limit {BUSY_CORES})")
-    elif watch.get("clean_rounds", MIN_CLEAN_ROUNDS) < MIN_CLEAN_ROUNDS:
-        refused = (f"late second core: {watch['clean_rounds']} of {watch['rounds']} rounds "
-                   f"had multi-thread GEMMs no slower than 1-thread ones on both sides "
-                   f"(worst {watch['handoff']:.2f}x); {MIN_CLEAN_ROUNDS} needed")
+    elif watch.get("clean_samples", MIN_CLEAN_SAMPLES) < MIN_CLEAN_SAMPLES:
+        refused = (f"late second core: only {watch['clean_samples']} of {watch['rounds']} "
+                   f"samples had multi-thread GEMMs no slower than 1-thread ones on both "
+                   f"sides (worst {watch['handoff']:.2f}x); {MIN_CLEAN_SAMPLES} needed")
     elif abs(ratio_median / ratio - 1) > MARGIN:
         refused = (f"unstable: min gives {ratio:.2f}, median {ratio_median:.2f} "
                    f"(more than {MARGIN:.0%} apart)")
@@ -152,25 +152,28 @@ def interleaved(steps, pairs):
     return samples
 
 
-def clean_rounds(steps, probe, pairs):
-    """Rounds of `steps` (run as interleaved() does) until `pairs` are clean.
+def bracketed_samples(steps, probe, pairs):
+    """Samples of `steps`, alternated as interleaved() does, each between two quiet probes.
 
-    probe(): the hand-off ratio now (0.0 when no worker has two threads); it
-    runs before the first round and after every round, and a round is clean
-    when the probes on both sides are within HANDOFF_LIMIT. Stops after
-    pairs x MAX_ROUNDS_PER_PAIR rounds. Returns ({name: [seconds of clean
-    rounds]}, {name: [seconds of every round]}, [probe values]).
+    probe(): the hand-off ratio now (0.0 when no worker has two threads); it runs
+    once first and again after every step, and a sample is clean when the probes
+    just before and after it are within HANDOFF_LIMIT. Rounds go on until every
+    step has `pairs` clean samples, or pairs x MAX_ROUNDS_PER_PAIR rounds ran.
+    Returns ({name: [clean seconds]}, {name: [every seconds]}, [probe values]).
     """
+    def settled_probe():  # the last step's threads, maybe another process's, stop spinning
+        settle()
+        return probe()
+
     clean, every = ({name: [] for name, _ in steps} for _ in range(2))
-    probes = [probe()]
-    while len(clean[steps[0][0]]) < pairs and len(probes) - 1 < pairs * MAX_ROUNDS_PER_PAIR:
-        this_round = {}
+    probes = [settled_probe()]
+    rounds = 0
+    while min(map(len, clean.values())) < pairs and rounds < pairs * MAX_ROUNDS_PER_PAIR:
+        rounds += 1
         for name, step in steps:
             settle()
-            this_round[name] = step()
-        probes.append(probe())
-        for name, value in this_round.items():
-            every[name].append(value)
+            every[name].append(step())
+            probes.append(settled_probe())
             if max(probes[-2:]) <= HANDOFF_LIMIT:
-                clean[name].append(value)
+                clean[name].append(every[name][-1])
     return clean, every, probes

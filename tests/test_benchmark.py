@@ -32,29 +32,32 @@ def test_busy_unstable_and_below_the_floor_are_refused_with_the_reason():
                             floor_ratio=False)["refused"] is None
 
 
-def test_too_few_clean_rounds_is_refused_even_when_the_samples_agree():
+def test_too_few_clean_samples_is_refused_even_when_the_samples_agree():
     late = sampling.verdict(times(1.5, 1.5), times(1.0, 1.0),
-                            {**QUIET, "handoff": 1.33, "rounds": 15, "clean_rounds": 2})
-    assert late["refused"] == ("late second core: 2 of 15 rounds had multi-thread GEMMs no "
-                               "slower than 1-thread ones on both sides (worst 1.33x); 3 needed")
+                            {**QUIET, "handoff": 1.33, "rounds": 15, "clean_samples": 2})
+    assert late["refused"] == ("late second core: only 2 of 15 samples had multi-thread GEMMs "
+                               "no slower than 1-thread ones on both sides (worst 1.33x); "
+                               "3 needed")
     assert sampling.verdict(times(1.2, 1.2), times(1.0, 1.0),
-                            {**QUIET, "handoff": 1.4, "rounds": 6, "clean_rounds": 3}
+                            {**QUIET, "handoff": 1.4, "rounds": 6, "clean_samples": 3}
                             )["refused"] is None
 
 
-def test_a_round_counts_only_between_two_quiet_probes(monkeypatch):
+def test_a_sample_counts_only_between_two_quiet_probes(monkeypatch):
     monkeypatch.setattr(sampling, "settle", lambda: None)
-    probes = iter([0.7, 0.7, 1.3, 0.7, 0.7, 0.7])  # round 2 ends late, round 3 starts late
+    # probes: first, then after a0 b0 | a1 b1 | a2 b2 | a3 b3
+    probes = iter([0.7, 0.7, 1.3, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
     values = iter(range(100))
-    clean, every, seen = sampling.clean_rounds(
+    clean, every, seen = sampling.bracketed_samples(
         [("a", lambda: next(values)), ("b", lambda: next(values))], lambda: next(probes), 3)
-    assert every == {"a": [0, 2, 4, 6, 8], "b": [1, 3, 5, 7, 9]}
-    assert clean == {"a": [0, 6, 8], "b": [1, 7, 9]} and seen == [0.7, 0.7, 1.3, 0.7, 0.7, 0.7]
+    assert every == {"a": [0, 2, 4, 6], "b": [1, 3, 5, 7]}
+    assert clean == {"a": [0, 4, 6], "b": [3, 5, 7]}  # b0 and a1 touch the late probe
+    assert len(seen) == 1 + 8
 
 
 def test_rounds_stop_after_the_cap_when_the_core_stays_late(monkeypatch):
     monkeypatch.setattr(sampling, "settle", lambda: None)
-    clean, every, seen = sampling.clean_rounds([("a", lambda: 1.0)], lambda: 1.5, 2)
+    clean, every, seen = sampling.bracketed_samples([("a", lambda: 1.0)], lambda: 1.5, 2)
     assert clean == {"a": []} and len(every["a"]) == 2 * sampling.MAX_ROUNDS_PER_PAIR
     assert len(seen) == len(every["a"]) + 1
 
@@ -86,12 +89,13 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     (case,) = results["cases"]
     assert set(case["times"]) == {f"{mode} {op}" for mode in ("portable", "native")
                                   for op in ("floor", "epoch")}
-    rounds = len(case["probes"]) - 1  # a hand-off probe before and after every round
+    rounds = len(case["all_rounds"]["portable floor"])
     assert 2 <= rounds <= 2 * 3 and all(len(r) == rounds for r in case["all_rounds"].values())
+    assert len(case["probes"]) == 1 + 4 * rounds  # one first, then one after every sample
     if results["settings"]["threads"] > 1:
         assert min(case["probes"]) > 0 and case["watch"]["rounds"] == rounds
-        clean = case["watch"]["clean_rounds"]
-        assert all(len(t["samples"]) == (clean or rounds) for t in case["times"].values())
+        for summary in case["times"].values():  # a step's clean samples, or all when none
+            assert 1 <= len(summary["samples"]) <= rounds
     else:
         assert all(len(t["samples"]) == 2 for t in case["times"].values())
     assert case["watch"]["load_before"] and case["watch"]["load_after"]
