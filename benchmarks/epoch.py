@@ -80,7 +80,7 @@ def machine():
 
 
 def time_cases(args, workers, torch=None):
-    """Floor/epoch samples of every network and dtype, for every worker, in clean rounds.
+    """Floor/epoch samples of every network and dtype, for every worker, kept when clean.
 
     torch: a torch worker, whose epochs join the alternation (no floor of its own).
     Samples are kept as benchmarks.sampling.bracketed_samples says: between hand-off probes.
