@@ -80,18 +80,28 @@ def omniglot_zip(path, alphabets, root="images_background", drawers=20, extra=No
     extra: {entry name: bytes} added as is (junk, broken files).
     """
     with zipfile.ZipFile(path, "w") as archive:
-        code = 0
-        for alphabet, characters in alphabets.items():
-            for number in range(1, characters + 1):
-                code += 1
-                for drawer in range(1, drawers + 1):
-                    pixels = np.ones((IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-                    pixels[code, drawer] = 0
-                    name = f"{root}/{alphabet}/character{number:02d}/{code:04d}_{drawer:02d}.png"
-                    archive.writestr(name, png_bytes(pixels))
+        for _, code, drawer, name in layout(alphabets, root, drawers):
+            pixels = np.ones((IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+            pixels[code, drawer] = 0
+            archive.writestr(name, png_bytes(pixels))
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return path
+
+
+def layout(alphabets, root="images_background", drawers=20):
+    """(alphabet, character code, drawer, entry name) of every drawing, in zip order.
+
+    alphabets: {name: number of characters}; codes run 1, 2, ... across alphabets and
+    name <root>/<Alphabet>/characterNN/<code:04>_<drawer:02>.png, as the official zips do.
+    """
+    code = 0
+    for alphabet, characters in alphabets.items():
+        for number in range(1, characters + 1):
+            code += 1
+            for drawer in range(1, drawers + 1):
+                yield (alphabet, code, drawer,
+                       f"{root}/{alphabet}/character{number:02d}/{code:04d}_{drawer:02d}.png")
 
 
 # Fixed entry timestamps, so that the same arguments give the same zip bytes.
@@ -107,18 +117,15 @@ def synthetic_omniglot_zip(path, alphabets, drawers=20, seed=0):
     Entries are <root>/<Alphabet>/characterNN/IIII_DD.png, 1-bit 105x105, 1 = background.
     """
     rng = np.random.default_rng(seed)
+    shared, strokes = {}, {}  # drawn on first use, so the draws keep the zip's order
     with zipfile.ZipFile(path, "w") as archive:
-        code = 0
-        for alphabet, characters in alphabets.items():
-            shared = random_strokes(rng, 2)
-            for number in range(1, characters + 1):
-                code += 1
-                strokes = shared + random_strokes(rng, 2)
-                for drawer in range(1, drawers + 1):
-                    name = (f"images_background/{alphabet}/character{number:02d}/"
-                            f"{code:04d}_{drawer:02d}.png")
-                    pixels = drawing(strokes, rng)
-                    archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), png_bytes(pixels))
+        for alphabet, code, _, name in layout(alphabets, drawers=drawers):
+            if alphabet not in shared:
+                shared[alphabet] = random_strokes(rng, 2)
+            if code not in strokes:
+                strokes[code] = shared[alphabet] + random_strokes(rng, 2)
+            pixels = drawing(strokes[code], rng)
+            archive.writestr(zipfile.ZipInfo(name, ZIP_DATE), png_bytes(pixels))
     return path
 
 
