@@ -31,8 +31,8 @@ from pipeline.atomic import write_json
 from pipeline.params import load_params
 from pipeline.training.experiments import parse_defaults, parse_grid
 
-from .sampling import (ROOT, Watch, Worker, bracketed_samples, interleaved, settle, summary,
-                       verdict)
+from .sampling import (MIN_CLEAN_SAMPLES, ROOT, Watch, Worker, bracketed_samples, interleaved,
+                       summary, verdict)
 
 NETWORKS = {"1x60": [60], "1x150": [150], "2x60": [60, 60], "2x150": [150, 150]}
 DTYPES = ("float32", "float64")
@@ -63,6 +63,9 @@ def parse_args(argv):
                         help="only these dtypes (default: both; quick: float32)")
     args = parser.parse_args(argv)
     args.pairs = args.pairs or (3 if args.quick else 5)
+    if args.pairs < MIN_CLEAN_SAMPLES:
+        parser.error(f"--pairs {args.pairs}: expected at least {MIN_CLEAN_SAMPLES}, the fewest "
+                     f"clean samples a ratio is given from")
     args.batch_size = defaults.batch_size
     names = args.networks or (["1x60"] if args.quick else list(NETWORKS))
     args.networks = {name: NETWORKS[name] for name in names}
@@ -179,13 +182,7 @@ def grid_floor(args, runs_dir):
             worker_key = (config.kernels, config.threads)
             if worker_key not in workers:
                 workers[worker_key] = Worker(config.kernels, config.threads, args.data_request)
-            worker = workers[worker_key]
-            worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype)
-            samples = []
-            for _ in range(args.pairs):
-                settle()
-                samples.append(worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype))
-            floors[key] = summary(samples)
+            floors[key] = floor_samples(workers[worker_key], config, args.pairs)
         rows.append({"run": name, "epochs": metrics["epochs_run"],
                      "floor_epoch": floors[key]["min"],
                      "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
@@ -197,6 +194,10 @@ def grid_floor(args, runs_dir):
     for worker in workers.values():
         worker.close()
     watch = machine_watch.stop(own_extra=own)
+    if any(f["handoff"] for f in floors.values()):  # some worker had threads to probe
+        watch.update(handoff=max(f["handoff"] for f in floors.values()),
+                     rounds=max(f["rounds"] for f in floors.values()),
+                     clean_samples=min(f["clean_samples"] for f in floors.values()))
     floor = sum(row["floor_seconds"] for row in rows)
     training = sum(row["training_seconds"] for row in rows)
     result = {"runs": rows, "floor_seconds": floor, "training_seconds": training,
@@ -216,6 +217,23 @@ def grid_floor(args, runs_dir):
     return result
 
 
+def floor_samples(worker, config, pairs):
+    """summary() of one network's floor epoch, samples kept between quiet hand-off probes.
+
+    A floor sampled while the second core answers late would come out slow and
+    flatter the grid's ratio. With fewer than MIN_CLEAN_SAMPLES clean samples all
+    are summarized, and grid_floor's verdict refuses on "clean_samples".
+    """
+    def floor():
+        return worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype)
+
+    floor()  # warm-up, untimed
+    clean, every, probes = bracketed_samples([("floor", floor)], handoff_probe([worker]), pairs)
+    kept = clean["floor"] if len(clean["floor"]) >= MIN_CLEAN_SAMPLES else every["floor"]
+    return {**summary(kept), "clean_samples": len(clean["floor"]),
+            "rounds": len(every["floor"]), "handoff": max(probes)}
+
+
 def quiet_seconds(epoch_seconds):
     """Epochs x the 10th-percentile epoch: the run's time had every epoch been as quick as
     its quicker ones. Apart from the host slowing the VM (seen here: the same epoch
@@ -230,6 +248,11 @@ def grid_line(grid):
     text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
             f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'], 'x')} the floor; "
             f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
+    if "handoff" in grid["watch"]:
+        watch = grid["watch"]
+        text += (f"\n    floors between hand-off probes: fewest clean samples "
+                 f"{watch['clean_samples']} (of up to {watch['rounds']} rounds), "
+                 f"multi/1-thread small GEMMs up to {watch['handoff']:.2f}")
     if "quiet_training_seconds" in grid:
         text += (f"\n    at each run's 10th-percentile epoch, training would take "
                  f"{grid['quiet_training_seconds']:.0f} s: "

@@ -62,6 +62,12 @@ def test_rounds_stop_after_the_cap_when_the_core_stays_late(monkeypatch):
     assert len(seen) == len(every["a"]) + 1
 
 
+def test_too_few_pairs_for_a_ratio_is_refused_up_front():
+    shown = subprocess.run([sys.executable, "-m", "benchmarks.epoch", "--quick", "--pairs", "2"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert shown.returncode == 2 and "--pairs 2: expected at least 3" in shown.stderr
+
+
 def test_samples_alternate():
     order = []
     samples = sampling.interleaved([("a", lambda: order.append("a") or 1.0),
@@ -81,7 +87,7 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
         (runs / name / "timing.json").write_text(json.dumps({
             "wall_seconds": 1.5, "cpu_seconds": 2.4, "epoch_seconds": [0.9, 0.6]}))
     out = tmp_path / "bench.json"
-    shown = subprocess.run([sys.executable, "-m", "benchmarks.epoch", "--quick", "--pairs", "2",
+    shown = subprocess.run([sys.executable, "-m", "benchmarks.epoch", "--quick", "--pairs", "3",
                             "--json", str(out), "--grid", str(runs), "--repro-seconds", "100"],
                            cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert "portable:" in shown and "native:" in shown and "grid: floor" in shown
@@ -90,14 +96,14 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     assert set(case["times"]) == {f"{mode} {op}" for mode in ("portable", "native")
                                   for op in ("floor", "epoch")}
     rounds = len(case["all_rounds"]["portable floor"])
-    assert 2 <= rounds <= 2 * 3 and all(len(r) == rounds for r in case["all_rounds"].values())
+    assert 3 <= rounds <= 3 * 3 and all(len(r) == rounds for r in case["all_rounds"].values())
     assert len(case["probes"]) == 1 + 4 * rounds  # one first, then one after every sample
     if results["settings"]["threads"] > 1:
         assert min(case["probes"]) > 0 and case["watch"]["rounds"] == rounds
         for summary in case["times"].values():  # a step's clean samples, or all when none
             assert 1 <= len(summary["samples"]) <= rounds
     else:
-        assert all(len(t["samples"]) == 2 for t in case["times"].values())
+        assert all(len(t["samples"]) == 3 for t in case["times"].values())
     assert case["watch"]["load_before"] and case["watch"]["load_after"]
     lines = {line.strip().split(":")[0]: line for line in shown.splitlines()
              if "epoch/floor" in line}
@@ -115,4 +121,7 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     assert abs(grid["quiet_training_seconds"] - 1.2 * len(grid["runs"])) < 1e-9  # 2 x 0.6
     assert grid["floor_seconds"] == sum(row["floor_seconds"] for row in grid["runs"]) > 0
     assert grid["dvc_and_other_stages_seconds"] == 100 - grid["training_seconds"]
+    if results["settings"]["threads"] > 1:  # the floors too were sampled between probes
+        assert grid["watch"]["handoff"] > 0 and "floors between hand-off probes" in shown
+        assert 1 <= grid["watch"]["clean_samples"] <= 3 <= grid["watch"]["rounds"] <= 9
     assert SimpleNamespace(**results["workers"]["portable"]).kernels in ("portable", "native")
