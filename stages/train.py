@@ -80,7 +80,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # The name first: a badly named experiment (say "-x" or "a b") would otherwise
     # reach argparse as an option or two words and fail obscurely.
-    if argv:
+    if argv and argv[0] not in ("-h", "--help"):
         run_stage("train", lambda: check_name(argv[0], "params.yaml:experiments"))
     params = run_stage("train", load_params)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

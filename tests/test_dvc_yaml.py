@@ -53,6 +53,14 @@ def covered(path, deps):
     return any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in deps)
 
 
+@pytest.mark.parametrize("module", sorted({command_module(stage)
+                                             for stage in stage_definitions().values()}))
+def test_every_stage_module_prints_its_usage(module):
+    shown = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage:"), shown.stderr
+
+
 @pytest.mark.parametrize("name, stage", stage_definitions().items())
 def test_stage_deps_list_exactly_the_code_it_imports(name, stage):
     imported = {path for path in imported_project_files(command_module(stage))
