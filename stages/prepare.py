@@ -92,11 +92,11 @@ def read_provenance(path):
         record = json.loads(text)
     except (ValueError, RecursionError) as error:  # bad syntax or [[[[... nested
         raise ProvenanceError(f"{path}: not readable JSON ({error})") from None
-    if not (isinstance(record, dict) and "source" in record
+    if not (isinstance(record, dict) and "source" in record and isinstance(record.get("set"), str)
             and isinstance(record.get("output"), dict) and "sha256" in record["output"]
             and isinstance(record.get("class_names") or [], list)):
         raise ProvenanceError(f"{path}: expected the fetch stage's record with 'source', "
-                              f"'output.sha256' and 'class_names'; run `dvc repro fetch`")
+                              f"'set', 'output.sha256' and 'class_names'; run `dvc repro fetch`")
     return record
 
 
@@ -105,7 +105,7 @@ def data_report(dataset, record, params):
     x = (dataset.train_x, dataset.test_x)
     mean = pixel_mean(*x)
     ink_value = 0 if params.pixels == "stored" else 1
-    return {"source": record["source"], "set": record.get("set"),
+    return {"source": record["source"], "set": record["set"],
             "input_sha256": record["output"]["sha256"],
             "class_names": list(dataset.class_names),
             "num_classes": dataset.num_classes,

@@ -233,6 +233,7 @@ def test_load_prepared_missing_or_broken_file(tmp_path, content):
     (b"\xff\xfe", "not UTF-8 text"),
     (b"[" * 100_000, "not readable JSON"),
     (b" " * ((1 << 20) + 1), "larger than 1048576 bytes"),
+    (b'{"source": "course", "output": {"sha256": "ab"}}', "with 'source', 'set', "),
 ])
 def test_a_broken_provenance_record_is_a_one_line_error(tmp_path, content, expected):
     path = tmp_path / "source.json"

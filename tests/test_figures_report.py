@@ -400,6 +400,16 @@ def test_report_table_has_a_row_per_run(report):
             "| n/a | n/a | 0 | 2 s | diverged |") in rows
 
 
+def test_report_data_section_quotes_the_data_report(report):
+    markdown, _ = report
+    data = re.search(r"^## Data\n\n(.*?)\n\n", markdown, re.S | re.M).group(1)
+    assert data.splitlines() == [
+        "- source: omniglot, set fall2024 (course file sha256 `abababababababab…`)",
+        "- 6080 training and 1520 test images of 105x105 pixels, 3 classes (alphabets): "
+        "0 Alpha, 1 Beta, 2 Gamma",
+        "- pixels: stored (8.0% ink), flattened in C order"]
+
+
 def test_report_shows_the_best_runs_classes(report):
     markdown, _ = report
     assert "| 1 | Beta | 8 | 37.5% | Gamma (3) |" in markdown

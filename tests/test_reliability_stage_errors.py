@@ -173,6 +173,7 @@ def test_a_bad_dpi_is_named(project, dpi, expected):
     (set_key("num_classes", "12"), "data.json: num_classes: expected an integer"),
     (set_key("class_names", ["Alpha"]), "data.json: class_names: expected num_classes names"),
     (set_key("pixels", {"encoding": "stored"}), "data.json: pixels: missing key 'order'"),
+    (set_key("set", None), "data.json: set: expected text, found None"),
 ])
 @pytest.mark.parametrize("stage, main, args", [
     ("figures", stages.figures.main, FIGURES_ARGS), ("report", stages.report.main, REPORT_ARGS)])

@@ -39,7 +39,7 @@ METRICS_FIELDS = {"status": TEXT, "epochs_run": INTEGER,
 OPTIONAL_METRICS = {"diverged_at_epoch": INTEGER, "training_loss_rose": FLAG}
 TIMING_FIELDS = {"wall_seconds": NUMBER}
 # What figures and report take from the prepare stage's metrics/data.json.
-DATA_FIELDS = {"source": TEXT, "input_sha256": TEXT, "num_classes": INTEGER}
+DATA_FIELDS = {"source": TEXT, "set": TEXT, "input_sha256": TEXT, "num_classes": INTEGER}
 DATA_PARTS = {"train": {"images": INTEGER}, "test": {"images": INTEGER},
               "pixels": {"encoding": TEXT, "order": TEXT, "ink_fraction": NUMBER}}
 STATUSES = ("completed", "diverged")
