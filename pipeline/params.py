@@ -14,7 +14,10 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from pipeline.small_files import read_small_text
+
 PARAMS_FILE = "params.yaml"
+MAX_PARAMS_BYTES = 1 << 20  # the committed file is about 5 KB
 # Every top-level section any stage reads; a section not listed here is a typo
 # (e.g. `trian:`) and an error in every stage. A new stage adds its section here.
 SECTIONS = ("fetch", "prepare", "examples", "train", "experiments", "groups", "figures")
@@ -32,10 +35,10 @@ class ParamsError(ValueError):
 def load_params(path=PARAMS_FILE):
     """The whole params file as plain dicts and lists."""
     path = Path(path)
+    text = read_small_text(path, MAX_PARAMS_BYTES, ParamsError,
+                           "the project's params.yaml (run from the project's root)")
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: not found (run from the project's root)") from None
+        data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -114,7 +117,7 @@ def parse(cls, mapping, where):
     if not isinstance(mapping, dict):
         raise ParamsError(f"{where}: expected a mapping with keys {names}, "
                           f"got {type(mapping).__name__}")
-    unknown = sorted(set(mapping) - set(names))
+    unknown = sorted(set(mapping) - set(names), key=str)  # YAML keys may be numbers
     if unknown:
         raise ParamsError(f"{where}: unknown key(s) {unknown}; expected keys {names}")
     missing = [name for name in names if name not in mapping]

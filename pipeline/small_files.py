@@ -1,4 +1,5 @@
-"""Reading a small text file written by a stage or a person, without trusting its size."""
+"""Reading a small text or JSON file written by a stage or a person, without trusting it."""
+import json
 
 
 def read_small_text(path, limit, error, what):
@@ -23,3 +24,21 @@ def read_small_text(path, limit, error, what):
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{path}: not UTF-8 text; expected {what}") from None
+
+
+def refuse_constant(name):
+    """json.loads' parse_constant: NaN and Infinity are not JSON numbers."""
+    raise ValueError(f"{name} is not a finite number")
+
+
+def read_small_json(path, limit, error, what):
+    """The JSON value in `path` (at most `limit` bytes); `error(message)` is raised otherwise.
+
+    Finite numbers only: NaN and Infinity are refused, as is nesting too deep for
+    the parser. Messages name the file and end with "expected <what>".
+    """
+    text = read_small_text(path, limit, error, what)
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except (ValueError, RecursionError) as failure:  # bad syntax, NaN, or [[[[... nested
+        raise error(f"{path}: not readable JSON ({failure}); expected {what}") from None

@@ -9,7 +9,6 @@ The file is read without trusting its headers (pipeline/data/npz_files.py), chec
 say, and written with its class names. Nothing is written unless every check passed.
 """
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pipeline.data.course_file import ARRAYS, read_course_file
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import NpzError
 from pipeline.params import ParamsError, load_params, parse, section
-from pipeline.small_files import read_small_text
+from pipeline.small_files import read_small_json
 from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
                                save_prepared)
 
@@ -86,12 +85,8 @@ def encode(dataset, pixels, order):
 
 def read_provenance(path):
     """The fetch stage's record: a dict with 'source' and 'output' {'sha256', ...}."""
-    text = read_small_text(path, MAX_PROVENANCE_BYTES, ProvenanceError,
-                           "the fetch stage's record; run `dvc repro fetch`")
-    try:
-        record = json.loads(text)
-    except (ValueError, RecursionError) as error:  # bad syntax or [[[[... nested
-        raise ProvenanceError(f"{path}: not readable JSON ({error})") from None
+    record = read_small_json(path, MAX_PROVENANCE_BYTES, ProvenanceError,
+                             "the fetch stage's record; run `dvc repro fetch`")
     if not (isinstance(record, dict) and "source" in record and isinstance(record.get("set"), str)
             and isinstance(record.get("output"), dict) and "sha256" in record["output"]
             and isinstance(record.get("class_names") or [], list)):

@@ -75,3 +75,32 @@ def test_every_section_dvc_yaml_lists_is_known():
         listed |= {str(entry).split(".")[0] for entry in stage.get("params", [])}
     assert listed <= set(SECTIONS)
     assert set(load_params(ROOT / "params.yaml")) <= set(SECTIONS)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda p: p.write_bytes(b"train: {lr: \xff}"), "not UTF-8 text"),
+    (lambda p: p.mkdir(), "not readable"),
+    (lambda p: p.write_bytes(b"#" * ((1 << 20) + 1)), "larger than 1048576 bytes"),
+])
+def test_an_unreadable_params_file_is_a_params_error(tmp_path, make, problem):
+    make(tmp_path / "params.yaml")
+    with pytest.raises(ParamsError, match=f"params.yaml: {problem}"):
+        load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda p: p["train"].__setitem__(1, 2), r"train: unknown key\(s\) \[1\]"),
+    (lambda p: p["experiments"]["tiny"].__setitem__(7, 0), r"tiny: unknown key\(s\) \[7\]"),
+])
+def test_numeric_yaml_keys_are_named_like_any_unknown_key(change, expected):
+    params = params_with()
+    change(params)
+    with pytest.raises(ParamsError, match=expected):
+        parse_experiment(params, "tiny")
+
+
+def test_an_unknown_experiment_is_named_beside_numeric_names():
+    params = params_with()
+    params["experiments"][3] = {"group": "x"}
+    with pytest.raises(ParamsError, match="no experiment named 'nope'; known: \\[3, 'tiny'\\]"):
+        parse_experiment(params, "nope")

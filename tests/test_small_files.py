@@ -4,7 +4,7 @@ import os
 import pytest
 
 from pipeline.data.image_sets import ImageSetError, read_labels, read_manifest
-from pipeline.small_files import read_small_text
+from pipeline.small_files import read_small_json, read_small_text
 from pipeline.training.curves import CurveError, read_curve
 from pipeline.training.runs import InputFileError, read_json
 
@@ -51,3 +51,23 @@ def test_every_reader_keeps_its_own_error(tmp_path, reader, error):
     (tmp_path / "garbled").write_bytes(b"\xff\xfe{")
     with pytest.raises(error, match="garbled: not UTF-8 text; expected"):
         reader(tmp_path / "garbled")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"a": NaN}', "NaN is not a finite number"),
+    ('{"a": -Infinity}', "-Infinity is not a finite number"),
+    ("[" * 100_000, "not readable JSON"),
+    ('{"a": 1', "not readable JSON"),
+])
+def test_small_json_is_finite_and_parsable_or_refused_naming_the_file(tmp_path, text, problem):
+    (tmp_path / "f.json").write_text(text)
+    with pytest.raises(Refused, match=problem) as error:
+        read_small_json(tmp_path / "f.json", 1 << 20, Refused, "a test record")
+    assert str(error.value).startswith(f"{tmp_path / 'f.json'}: ")
+    assert str(error.value).endswith("; expected a test record")
+
+
+def test_small_json_gives_back_the_value(tmp_path):
+    (tmp_path / "f.json").write_text('{"a": [1, 2.5, "x", null]}')
+    assert read_small_json(tmp_path / "f.json", 64, Refused, "a test record") == {
+        "a": [1, 2.5, "x", None]}

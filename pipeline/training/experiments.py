@@ -83,7 +83,7 @@ def parse_experiment(params, name):
     """The named experiment, its values merged over the `train` defaults and checked."""
     experiments = section(params, "experiments")
     if not isinstance(experiments, dict) or name not in experiments:
-        known = sorted(experiments) if isinstance(experiments, dict) else []
+        known = sorted(experiments, key=str) if isinstance(experiments, dict) else []
         raise ParamsError(f"params.yaml:experiments: no experiment named {name!r}; "
                           f"known: {known}")
     check_name(name, "params.yaml:experiments")
@@ -98,7 +98,7 @@ def parse_experiment(params, name):
                           f"group, e.g. group: \"2.4\"")
     group = check_name(group_name(overrides.pop("group"), f"{where}.group"), f"{where}.group")
     defaults = dataclasses.asdict(parse_defaults(params))
-    unknown = sorted(set(overrides) - set(defaults))
+    unknown = sorted(set(overrides) - set(defaults), key=str)
     if unknown:
         raise ParamsError(f"{where}: unknown key(s) {unknown}; expected 'group' and keys of "
                           f"`train`: {sorted(defaults)}")

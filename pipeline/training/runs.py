@@ -13,7 +13,6 @@ on the way in: a missing, truncated or hand-edited file becomes an InputFileErro
 naming the file and what was expected.
 """
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import NamedTuple
 
 from pipeline.atomic import write_bytes, write_json, write_text
 from pipeline.params import NAME_PATTERN, NAME_RULE
-from pipeline.small_files import read_small_text
+from pipeline.small_files import read_small_json
 from pipeline.training.curves import CURVE_COLUMNS, curve_csv, read_curve
 
 CONFIG, METRICS, TIMING, CONFUSION = "config.json", "metrics.json", "timing.json", "confusion.json"
@@ -160,21 +159,12 @@ def run_label(config):
     return label
 
 
-def refuse_constant(name):
-    raise ValueError(f"{name} is not a finite number")
-
-
 def read_json(path):
     """The JSON object in `path` (a dict), finite numbers only; InputFileError otherwise."""
     path = Path(path)
-    text = read_small_text(path, MAX_JSON_BYTES, InputFileError,
-                           "a small JSON file written by the pipeline; rerun the stage "
-                           "that writes it")
-    try:
-        record = json.loads(text, parse_constant=refuse_constant)
-    except (ValueError, RecursionError) as error:  # bad syntax, NaN, or [[[[... nested
-        raise InputFileError(f"{path}: not readable JSON ({error}); rerun the stage "
-                             f"that writes it") from None
+    record = read_small_json(path, MAX_JSON_BYTES, InputFileError,
+                             "a small JSON file written by the pipeline; rerun the stage "
+                             "that writes it")
     if not isinstance(record, dict):
         raise InputFileError(f"{path}: expected a JSON object, found {type(record).__name__}")
     return record
