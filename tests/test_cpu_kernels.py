@@ -64,6 +64,9 @@ def test_a_fresh_process_runs_the_pinned_kernels(mode):
                             capture_output=True, text=True).stdout
     record = json.loads(output)
     assert record["kernels"] == mode
+    from mlpcore import blas
+    assert record["mlpcore_blas_calls"] == {dtype: blas.available(dtype)
+                                            for dtype in ("float32", "float64")}
     if mode == "portable":
         assert "openblas" in record["blas"] and cpu_kernels.OPENBLAS_KERNEL in record["blas"]
         assert "AVX512" not in record["numpy_simd"] and "X86_V4" not in record["numpy_simd"]

@@ -94,17 +94,22 @@ def runtime_record(pinning):
     """What actually ran, for the run's timing file (call inside the BLAS thread limit).
 
     pinning: pin()'s record. Adds each BLAS library's version, kernel and threads
-    (threadpoolctl), numpy's version and its active SIMD dispatch targets.
+    (threadpoolctl), numpy's version and its active SIMD dispatch targets, and
+    whether mlpcore's weight update went through its direct BLAS calls: the numpy
+    fallback rounds differently in the last bits (mlpcore/linear.py).
     """
     import numpy as np
     from threadpoolctl import threadpool_info
+
+    from mlpcore import blas
 
     libraries = [f"{os.path.basename(pool['filepath'])}: {pool['internal_api']} "
                  f"{pool['version']} {pool.get('architecture', '?')}, "
                  f"{pool['num_threads']} thread(s)"
                  for pool in threadpool_info() if pool["user_api"] == "blas"]
     return {**pinning, "blas": "; ".join(libraries), "numpy": np.__version__,
-            "numpy_simd": " ".join(numpy_simd_targets()), "machine": platform.machine()}
+            "numpy_simd": " ".join(numpy_simd_targets()), "machine": platform.machine(),
+            "mlpcore_blas_calls": {dtype: blas.available(dtype) for dtype in ("float32", "float64")}}
 
 
 def numpy_simd_targets():
