@@ -95,8 +95,13 @@ RUN_FILE_DAMAGE = {
     "unknown status": ("runs/a/metrics.json", set_key("status", "done"),
                        "runs/a/metrics.json: status: expected one of ['completed'"),
     "accuracy as text": ("runs/b/metrics.json", set_key("final_test_accuracy", "40%"),
-                         "runs/b/metrics.json: final_test_accuracy: expected a number or "
-                         "null, found '40%'"),
+                         "runs/b/metrics.json: final_test_accuracy: expected a number, "
+                         "found '40%'"),
+    "no accuracy after epochs": ("runs/b/metrics.json", set_key("final_test_accuracy", None),
+                                 "runs/b/metrics.json: final_test_accuracy: expected a "
+                                 "number, found None"),
+    "epochs_run null": ("runs/b/metrics.json", set_key("epochs_run", None),
+                        "runs/b/metrics.json: epochs_run: expected an integer, found None"),
     "missing config": ("runs/a/config.json", Path.unlink,
                        "runs/a/config.json: missing; expected a small JSON file"),
     "config without hidden": ("runs/a/config.json",

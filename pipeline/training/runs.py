@@ -31,8 +31,8 @@ NUMBER, INTEGER, TEXT, FLAG = "a number", "an integer", "text", "true or false"
 CONFIG_FIELDS = {"name": TEXT, "group": TEXT, "hidden": "a list of integers",
                  "momentum": NUMBER, "dropout": NUMBER, "lr": NUMBER, "init": TEXT,
                  "epochs": INTEGER, "batch_size": INTEGER, "dtype": TEXT, "seed": INTEGER}
-METRICS_FIELDS = {"status": TEXT, "epochs_run": INTEGER,
-                  "best_test_accuracy": NUMBER, "best_epoch": INTEGER,
+RUN_STATE_FIELDS = {"status": TEXT, "epochs_run": INTEGER}
+METRICS_FIELDS = {"best_test_accuracy": NUMBER, "best_epoch": INTEGER,
                   "final_train_loss": NUMBER, "final_train_accuracy": NUMBER,
                   "final_test_loss": NUMBER, "final_test_accuracy": NUMBER}
 OPTIONAL_METRICS = {"diverged_at_epoch": INTEGER, "training_loss_rose": FLAG}
@@ -209,7 +209,9 @@ def read_config(path, name):
 
 
 def read_metrics(path):
-    metrics = check_fields(read_json(path), METRICS_FIELDS, path, nullable=True)
+    """A run's metrics.json; its figures are null exactly when no epoch finished."""
+    metrics = check_fields(read_json(path), RUN_STATE_FIELDS, path)
+    check_fields(metrics, METRICS_FIELDS, path, nullable=metrics["epochs_run"] == 0)
     check_fields(metrics, OPTIONAL_METRICS, path, optional=True)
     if metrics["status"] not in STATUSES:
         raise InputFileError(f"{path}: status: expected one of {list(STATUSES)}, "
