@@ -43,20 +43,21 @@ def run_experiment(experiment, dataset, progress=None):
     """Train `experiment` on `dataset` with its own BLAS thread count.
 
     Returns (result, RunTiming): wall and CPU seconds (this process, every BLAS
-    thread included) and each epoch's wall seconds.
+    thread included, setup too) and each epoch's wall seconds (setup not included).
     """
-    ends = []
+    marks = []  # when setup ended, then when each epoch ended
 
     def on_epoch(log):
-        ends.append(time.perf_counter())
+        marks.append(time.perf_counter())
         if progress:
             progress(log)
 
     cpu_before, start = cpu_seconds(), time.perf_counter()
     with threadpool_limits(limits=experiment.config.threads, user_api="blas"):
-        result = train(experiment.config, dataset, on_epoch=on_epoch)
+        result = train(experiment.config, dataset, on_epoch=on_epoch,
+                       on_ready=lambda: marks.append(time.perf_counter()))
     wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_before
-    epochs = [end - begin for begin, end in zip([start, *ends], ends)]
+    epochs = [end - begin for begin, end in zip(marks, marks[1:])]
     return result, RunTiming(wall, cpu, epochs)
 
 

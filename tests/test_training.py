@@ -135,6 +135,7 @@ def test_two_epochs_write_well_formed_outputs(tmp_path):
     assert config == {"name": "tiny", "group": "2.1", **DEFAULTS}
     timing = json.loads((paths.run_dir / "timing.json").read_text())
     assert timing["wall_seconds"] + 1e-3 >= sum(timing["epoch_seconds"]) > 0  # rounded
+    assert abs(timing["seconds_per_epoch"] - sum(timing["epoch_seconds"]) / 2) < 1e-4
     assert len(timing["epoch_seconds"]) == 2 and timing["cpu_seconds"] >= 0
     assert timing["cores_used"] >= 0  # os.times() ticks in 10 ms: tiny runs may show 0
     confusion = np.array(json.loads((paths.run_dir / "confusion.json").read_text())["test"])
@@ -160,6 +161,20 @@ def test_accuracy_is_the_confusion_trace_over_n_whatever_the_chunks():
 
     split = Split(np.arange(3450, dtype=float)[:, None], onehot)
     assert evaluate(Fixed(), split)[1] == 877 / 3450
+
+
+def test_epoch_times_leave_out_the_setup(monkeypatch):
+    """A setup that takes 0.5 s counts in the wall time, not in the first epoch's."""
+    import time
+    from pipeline.training import loop
+    from pipeline.training.experiments import parse_experiment
+    from stages.train import run_experiment
+
+    slow_start = loop.start_run
+    monkeypatch.setattr(loop, "start_run", lambda *a: time.sleep(0.5) or slow_start(*a))
+    experiment = parse_experiment(params_with({"epochs": 2}), "tiny")
+    _, timing = run_experiment(experiment, blobs())
+    assert timing.wall_seconds >= 0.5 > 0.25 > max(timing.epoch_seconds)
 
 
 def test_same_params_give_byte_identical_results(tmp_path):

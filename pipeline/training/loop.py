@@ -141,14 +141,18 @@ def run_epoch(run, batch_size, epoch=0):
     return log if np.isfinite([log.train_loss, log.test_loss]).all() else None
 
 
-def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None):
+def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None,
+          on_ready: Optional[Callable[[], None]] = None):
     """Train one configured network on a prepared dataset (see start_run for the seeding).
 
     Stops early, with status "diverged", when a loss stops being finite. result.best
     keeps a copy of the weights after the first epoch of highest test accuracy
-    (metrics' best_epoch).
+    (metrics' best_epoch). on_ready is called once the splits and model are built,
+    just before the first epoch; on_epoch after every finished epoch.
     """
     run = start_run(config, dataset)
+    if on_ready:
+        on_ready()
     result = TrainingResult(run.model, test=run.test)
     for epoch in range(1, config.epochs + 1):
         log = run_epoch(run, config.batch_size, epoch)

@@ -94,14 +94,15 @@ def model_bytes(model):
 
 class RunTiming(NamedTuple):
     """How long a run took; timing.json, since it varies by machine, not by params."""
-    wall_seconds: float
+    wall_seconds: float  # setup (data cast, model init) and every epoch
     cpu_seconds: float   # this process's user + system time, every BLAS thread included
-    epoch_seconds: list  # wall seconds of each finished epoch
+    epoch_seconds: list  # wall seconds of each finished epoch, setup not included
 
     def record(self):
-        epochs = max(len(self.epoch_seconds), 1)
+        per_epoch = (sum(self.epoch_seconds) / len(self.epoch_seconds) if self.epoch_seconds
+                     else self.wall_seconds)
         return {"wall_seconds": round(self.wall_seconds, 3),
-                "seconds_per_epoch": round(self.wall_seconds / epochs, 4),
+                "seconds_per_epoch": round(per_epoch, 4),
                 "cpu_seconds": round(self.cpu_seconds, 3),
                 "cores_used": round(self.cpu_seconds / max(self.wall_seconds, 1e-9), 3),
                 "epoch_seconds": [round(seconds, 4) for seconds in self.epoch_seconds]}
