@@ -92,9 +92,12 @@ class LinearMap(Transform):
         layer, whose input gradient nobody needs. db is summed now; the dW term
         is kept as (grad, x) until step() or a read of dW needs it (at most one
         such pair: an earlier one is added to the dW buffer first).
-        Returns the cast gradient.
+        Returns the cast gradient. A gradient not shaped (outdim, B), B the batch
+        of the last forward, raises ValueError here: the product with x is only
+        formed later, possibly by BLAS, which would not notice.
         """
         grad = np.array(grad_wrt_out, dtype=self.dtype)  # a copy: the caller may reuse its array
+        self._check_grad_shape(grad)
         if self._db_holds_sum:
             self._db += grad.sum(axis=1, keepdims=True)
         else:
@@ -103,6 +106,15 @@ class LinearMap(Transform):
         self._fold_pending()
         self._pending = (grad, self.x)
         return grad
+
+    def _check_grad_shape(self, grad):
+        """Raise ValueError unless grad: (outdim, B) for the x: (indim, B) of the last forward."""
+        if self.x is None:
+            raise ValueError("LinearMap.backward: no forward to take the gradient of")
+        expected = (self.W.shape[0], *self.x.shape[1:])
+        if grad.shape != expected:
+            raise ValueError(f"LinearMap.backward: gradient {grad.shape} does not match the "
+                             f"output {expected} of the last forward (x {self.x.shape})")
 
     def _fold_pending(self):
         """Add the pending grad @ x.T into the _dW buffer."""

@@ -127,6 +127,46 @@ def test_blas_calls_refuse_what_they_cannot_do_in_place():
         np.testing.assert_array_equal(out, np.full((3, 4), 1.0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, grad_shape, out_shape", [
+    ((5, 4), (3, 4), (2, 2)),   # out too small: BLAS would write past it
+    ((5, 4), (3, 2), (3, 5)),   # batches differ
+    ((5, 4), (3, 4), (5, 3)),   # out transposed
+    ((5,), (3, 4), (3, 5)),     # not a matrix
+])
+def test_accumulate_outer_rejects_mismatched_shapes(dtype, x_shape, grad_shape, out_shape):
+    out = np.zeros(out_shape, dtype)
+    with pytest.raises(ValueError, match=rf"got x \({x_shape[0]},.*out \({out_shape[0]}, "):
+        blas.accumulate_outer(np.ones(x_shape, dtype), np.ones(grad_shape, dtype), 0.0, out)
+    assert not out.any()
+
+
+@pytest.mark.parametrize("vector_shape", [(3,), (1, 4), (4, 3)])
+def test_subtract_scaled_rejects_other_shapes_instead_of_broadcasting(vector_shape):
+    param = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"param \(3, 4\) and vector"):
+        blas.subtract_scaled(param, 0.5, np.ones(vector_shape))
+    np.testing.assert_array_equal(param, 1.0)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.9])
+@pytest.mark.parametrize("grad_shape", [(3, 2), (3, 6), (4, 4), (3,)])
+def test_backward_rejects_a_gradient_unlike_the_last_output(alpha, grad_shape):
+    """Caught at backward, before step() would hand the pair to BLAS."""
+    layer = LinearMap(5, 3, alpha=alpha, rng=np.random.default_rng(0))
+    W = layer.W.copy()
+    layer.forward(np.ones((5, 4)))
+    with pytest.raises(ValueError, match=r"gradient \(.*\) does not match the output \(3, 4\)"):
+        layer.backward(np.ones(grad_shape))
+    layer.step()  # nothing was accumulated: the weights stay
+    np.testing.assert_array_equal(layer.W, W)
+
+
+def test_backward_before_any_forward_is_refused():
+    with pytest.raises(ValueError, match="no forward"):
+        LinearMap(5, 3).backward(np.ones((3, 2)))
+
+
 def test_decaying_momentum_sticks_in_subnormals_without_the_flush():
     """The cause: alpha * k ulp rounds back to k ulp for alpha > 0.5 and small k."""
     ulp = np.finfo(np.float32).smallest_subnormal
