@@ -201,9 +201,11 @@ class LinearMap(Transform):
         return self.b
 
     def loadparams(self, w, b):
-        """Copy in w: (outdim, indim) and b: (outdim, 1), cast to this layer's dtype."""
+        """Copy in w: (outdim, indim) and b: (outdim, 1) or (outdim,), cast to self.dtype."""
         w = np.array(w, dtype=self.dtype)
-        b = np.array(b, dtype=self.dtype).reshape(-1, 1)
+        b = np.array(b, dtype=self.dtype)
+        if b.shape == self.b.shape[:1]:
+            b = b.reshape(self.b.shape)
         if w.shape != self.W.shape or b.shape != self.b.shape:
             raise ValueError(
                 f"loadparams: expected W {self.W.shape} and b {self.b.shape}, "
