@@ -25,9 +25,23 @@ class LinearMap(Transform):
     so no (outdim, indim) gradient is written and read back. Without momentum
     (alpha 0) the GEMM adds -lr * grad @ x.T straight into W, and momentum_W
     (which then equals that gradient) is computed only if read. Reading dW
-    computes it. Hence backward keeps a reference to the x of the last forward
-    until the next step, as forward already did until backward: do not write
-    into that array in place before then.
+    computes it. Hence the layer keeps a reference to the x of the last forward
+    past backward: until zerograd(), and with alpha 0 until momentum_W is read
+    or the next step. Do not write into that array in place before then.
+
+    The lazy state, all cleared by zerograd() except _momentum_pair:
+      _db_holds_sum   _db holds the summed db (set by backward or a read of db);
+                      False: _db is stale and means zero.
+      _dW_holds_sum   the same for _dW (set by folding a pending pair in, or a
+                      read of dW).
+      _pending        (grad (outdim, B), x (indim, B)) of the last backward, not
+                      yet in _dW; folded in (and cleared) by the next backward or
+                      a read of dW. step() uses it but keeps it, so dW still
+                      reads the same gradient until zerograd().
+      _momentum_pair  after a fused momentum-free step, the (grad, x) whose
+                      product momentum_W holds but _momentum_W does not yet;
+                      written and cleared by a read of momentum_W, cleared by
+                      setting it, replaced by the next such step.
     """
 
     # Momentum entries that decay below the smallest normal float get stuck there:
@@ -70,8 +84,12 @@ class LinearMap(Transform):
 
     @momentum_W.setter
     def momentum_W(self, value):
+        """A copy of value (outdim, indim), as this layer's dtype, C-ordered for BLAS."""
+        value = np.asarray(value)
+        if value.shape != self.W.shape:
+            raise ValueError(f"momentum_W: expected shape {self.W.shape}, got {value.shape}")
         self._momentum_pair = None
-        self._momentum_W = value
+        self._momentum_W = np.array(value, dtype=self.dtype, order="C")
 
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""

@@ -1,5 +1,7 @@
 """LinearMap.step(): the fused BLAS update equals the course's momentum rule, and
 momentum stuck in subnormal floats is flushed."""
+import re
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,31 @@ def test_a_momentum_free_step_keeps_momentum_readable_and_writable():
     W, momentum = course_step(W, momentum, g1 @ x1.T, 0.5, 0.1)
     np.testing.assert_allclose(layer.momentum_W, momentum, rtol=1e-12)
     np.testing.assert_allclose(layer.W, W, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (6,), (1, 6), (3, 6, 1)])
+def test_momentum_w_setter_rejects_another_shape(shape):
+    layer = LinearMap(6, 3, alpha=0.5)
+    before = layer.momentum_W
+    with pytest.raises(ValueError, match=r"expected shape \(3, 6\), got " + re.escape(str(shape))):
+        layer.momentum_W = np.ones(shape)
+    assert layer.momentum_W is before
+
+
+def test_momentum_w_setter_stores_a_c_ordered_copy_of_the_layers_dtype():
+    rng = np.random.default_rng(6)
+    layer = LinearMap(6, 3, alpha=0.0, lr=0.1, rng=rng, dtype=np.float32)
+    (x, grad), = batches(rng, 6, 3, 1, np.float32)
+    layer.forward(x)
+    layer.backward(grad)
+    layer.step()  # alpha 0: momentum_W is owed a product the setter must discard
+    value = np.asfortranarray(rng.standard_normal((3, 6)))
+    layer.momentum_W = value
+    value[0, 0] = 99.0  # the layer holds a copy
+    stored = layer.momentum_W
+    assert stored.dtype == np.float32 and stored.flags.c_contiguous
+    np.testing.assert_array_equal(stored[0, 1:], value[0, 1:].astype(np.float32))
+    assert stored[0, 0] != 99.0
 
 
 def test_blas_calls_refuse_what_they_cannot_do_in_place():
