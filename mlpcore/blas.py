@@ -12,6 +12,8 @@ and on 2 cores the two pools' waiting threads slowed the epoch several times ove
 (docs/performance.md). Each function returns False, doing nothing, when numpy's
 BLAS is not a bundled OpenBLAS or the arrays do not fit the call (dtype other
 than float32/float64, a layout that would need a copy); callers then use numpy.
+Shapes that do not match raise ValueError whether or not BLAS is available:
+BLAS trusts the sizes it is given and would read and write past the arrays.
 """
 import ctypes
 import os
@@ -85,8 +87,9 @@ def accumulate_outer(x, grad, beta, out, scale=1.0):
     """out (m, n) = beta * out + scale * grad (m, B) @ x.T (B, n), in place; True when done.
 
     x: (n, B), grad: (m, B), out: C-ordered (m, n), all of out's dtype; with
-    beta 0 the old contents of out are ignored.
+    beta 0 the old contents of out are ignored. Other shapes raise ValueError.
     """
+    _check_outer_shapes(x, grad, out)
     functions = _BY_DTYPE.get(out.dtype)
     a, b = _row_major(grad), _row_major(x.T)
     if (functions is None or a is None or b is None or not out.flags.c_contiguous
@@ -98,10 +101,25 @@ def accumulate_outer(x, grad, beta, out, scale=1.0):
     return True
 
 
+def _check_outer_shapes(x, grad, out):
+    """Raise ValueError unless x: (n, B), grad: (m, B) and out: (m, n)."""
+    if not (x.ndim == grad.ndim == out.ndim == 2 and x.shape[1] == grad.shape[1]
+            and out.shape == (grad.shape[0], x.shape[0])):
+        raise ValueError(f"accumulate_outer: expected x (n, B), grad (m, B), out (m, n); "
+                         f"got x {x.shape}, grad {grad.shape}, out {out.shape}")
+
+
 def subtract_scaled(param, scale, vector):
-    """param -= scale * vector, in place, one pass; True when done (same shape, C order)."""
+    """param -= scale * vector, in place, one pass; True when done (C order).
+
+    param, vector: the same shape, else ValueError (numpy would broadcast a
+    smaller vector, which no caller means).
+    """
+    if param.shape != vector.shape:
+        raise ValueError(f"subtract_scaled: param {param.shape} and vector {vector.shape} "
+                         f"differ in shape")
     functions = _BY_DTYPE.get(param.dtype)
-    if (functions is None or vector.dtype != param.dtype or param.shape != vector.shape
+    if (functions is None or vector.dtype != param.dtype
             or not (param.flags.c_contiguous and vector.flags.c_contiguous)
             or not param.flags.writeable):
         return False

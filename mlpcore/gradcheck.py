@@ -27,7 +27,11 @@ def numerical_gradient(f, array, eps=1e-6):
 
 
 def relative_error(analytic, numeric):
-    """max |a - n| / max(|a| + |n|), safe when both are zero."""
+    """max over entries of |a - n| / (|a| + |n|), safe where both are zero.
+
+    Each entry against its own size: stricter than max|a - n| / max(|a| + |n|),
+    which lets small entries be wrong as long as some entry is large.
+    """
     scale = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)
     return float(np.max(np.abs(analytic - numeric) / scale))
 

@@ -25,9 +25,23 @@ class LinearMap(Transform):
     so no (outdim, indim) gradient is written and read back. Without momentum
     (alpha 0) the GEMM adds -lr * grad @ x.T straight into W, and momentum_W
     (which then equals that gradient) is computed only if read. Reading dW
-    computes it. Hence backward keeps a reference to the x of the last forward
-    until the next step, as forward already did until backward: do not write
-    into that array in place before then.
+    computes it. Hence the layer keeps a reference to the x of the last forward
+    past backward: until zerograd(), and with alpha 0 until momentum_W is read
+    or the next step. Do not write into that array in place before then.
+
+    The lazy state, all cleared by zerograd() except _momentum_pair:
+      _db_holds_sum   _db holds the summed db (set by backward or a read of db);
+                      False: _db is stale and means zero.
+      _dW_holds_sum   the same for _dW (set by folding a pending pair in, or a
+                      read of dW).
+      _pending        (grad (outdim, B), x (indim, B)) of the last backward, not
+                      yet in _dW; folded in (and cleared) by the next backward or
+                      a read of dW. step() uses it but keeps it, so dW still
+                      reads the same gradient until zerograd().
+      _momentum_pair  after a fused momentum-free step, the (grad, x) whose
+                      product momentum_W holds but _momentum_W does not yet;
+                      written and cleared by a read of momentum_W, cleared by
+                      setting it, replaced by the next such step.
     """
 
     # Momentum entries that decay below the smallest normal float get stuck there:
@@ -70,8 +84,12 @@ class LinearMap(Transform):
 
     @momentum_W.setter
     def momentum_W(self, value):
+        """A copy of value (outdim, indim), as this layer's dtype, C-ordered for BLAS."""
+        value = np.asarray(value)
+        if value.shape != self.W.shape:
+            raise ValueError(f"momentum_W: expected shape {self.W.shape}, got {value.shape}")
         self._momentum_pair = None
-        self._momentum_W = value
+        self._momentum_W = np.array(value, dtype=self.dtype, order="C")
 
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""
@@ -92,9 +110,12 @@ class LinearMap(Transform):
         layer, whose input gradient nobody needs. db is summed now; the dW term
         is kept as (grad, x) until step() or a read of dW needs it (at most one
         such pair: an earlier one is added to the dW buffer first).
-        Returns the cast gradient.
+        Returns the cast gradient. A gradient not shaped (outdim, B), B the batch
+        of the last forward, raises ValueError here: the product with x is only
+        formed later, possibly by BLAS, which would not notice.
         """
         grad = np.array(grad_wrt_out, dtype=self.dtype)  # a copy: the caller may reuse its array
+        self._check_grad_shape(grad)
         if self._db_holds_sum:
             self._db += grad.sum(axis=1, keepdims=True)
         else:
@@ -103,6 +124,15 @@ class LinearMap(Transform):
         self._fold_pending()
         self._pending = (grad, self.x)
         return grad
+
+    def _check_grad_shape(self, grad):
+        """Raise ValueError unless grad: (outdim, B) for the x: (indim, B) of the last forward."""
+        if self.x is None:
+            raise ValueError("LinearMap.backward: no forward to take the gradient of")
+        expected = (self.W.shape[0], *self.x.shape[1:])
+        if grad.shape != expected:
+            raise ValueError(f"LinearMap.backward: gradient {grad.shape} does not match the "
+                             f"output {expected} of the last forward (x {self.x.shape})")
 
     def _fold_pending(self):
         """Add the pending grad @ x.T into the _dW buffer."""
@@ -189,9 +219,11 @@ class LinearMap(Transform):
         return self.b
 
     def loadparams(self, w, b):
-        """Copy in w: (outdim, indim) and b: (outdim, 1), cast to this layer's dtype."""
+        """Copy in w: (outdim, indim) and b: (outdim, 1) or (outdim,), cast to self.dtype."""
         w = np.array(w, dtype=self.dtype)
-        b = np.array(b, dtype=self.dtype).reshape(-1, 1)
+        b = np.array(b, dtype=self.dtype)
+        if b.shape == self.b.shape[:1]:
+            b = b.reshape(self.b.shape)
         if w.shape != self.W.shape or b.shape != self.b.shape:
             raise ValueError(
                 f"loadparams: expected W {self.W.shape} and b {self.b.shape}, "

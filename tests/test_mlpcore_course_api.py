@@ -1,4 +1,6 @@
 """mlpcore against the course template's API and semantics."""
+import re
+
 import numpy as np
 import pytest
 
@@ -224,3 +226,17 @@ def test_loadparams_getters_and_shape_errors():
         model.loadparams([np.ones((4, 4)), Ws[1], Ws[2]], bs)
     with pytest.raises(ValueError, match="expected 3 weights"):
         model.loadparams(Ws[:2], bs[:2])
+
+
+@pytest.mark.parametrize("bias_shape", [(2, 3), (1, 6), (6, 1, 1), (5, 1), (7,)])
+def test_loadparams_rejects_a_bias_of_another_shape(bias_shape):
+    layer = mlp.LinearMap(4, 6)
+    expected = r"expected W \(6, 4\) and b \(6, 1\).*b " + re.escape(str(bias_shape))
+    with pytest.raises(ValueError, match=expected):
+        layer.loadparams(np.ones((6, 4)), np.ones(bias_shape))
+
+
+def test_loadparams_accepts_a_flat_bias():
+    layer = mlp.LinearMap(4, 3)
+    layer.loadparams(np.ones((3, 4)), [1, 2, 3])
+    np.testing.assert_array_equal(layer.getb(), [[1.0], [2.0], [3.0]])

@@ -39,6 +39,22 @@ def test_relu_with_fixed_dropout_mask(dropout):
     assert errors["x"] < TOLERANCE, errors
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.25, 0.5])
+def test_relu_in_inference_mode(dropout):
+    """Inference outputs (1 - p) * relu(x); backward must carry the same factor."""
+    relu = mlp.ReLU(dropout)
+    errors = gradient_errors(relu, away_from_zero((6, 5), 11),
+                             forward=lambda x: relu.forward(x, train=False))
+    assert errors["x"] < TOLERANCE, errors
+
+
+def test_relu_backward_follows_the_mode_of_the_last_forward():
+    relu, x = mlp.ReLU(0.5, rng=np.random.default_rng(0)), away_from_zero((4, 3), 12)
+    relu.forward(x, train=False)
+    relu.forward(x, train=True)  # a training forward after an inference one: no factor
+    np.testing.assert_array_equal(relu.backward(np.ones_like(x)), relu.gate)
+
+
 def test_softmax_cross_entropy():
     rng = np.random.default_rng(4)
     logits = rng.standard_normal((12, 6))
@@ -67,6 +83,15 @@ def test_mlp_of_depth_one_to_three(hidden, dropout):
     errors = gradient_errors(model, away_from_zero((6, 4), 8),
                              forward=reseeded(model, model.relus))
     assert len(errors) == 1 + 2 * (len(hidden) + 1)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("dropout", [0.2, 0.5])
+def test_mlp_in_inference_mode(dropout):
+    model = with_random_biases(
+        mlp.MLP(6, 3, [5, 4], dropout_probability=dropout, rng=np.random.default_rng(13)))
+    errors = gradient_errors(model, away_from_zero((6, 4), 14),
+                             forward=lambda x: model.forward(x, train=False))
     assert max(errors.values()) < TOLERANCE, errors
 
 

@@ -1,11 +1,37 @@
-"""LinearMap.step(): the fused BLAS update equals the course's momentum rule, and
-momentum stuck in subnormal floats is flushed."""
+"""LinearMap.step(): the fused BLAS update and its numpy fallback both equal the
+course's momentum rule; shapes are checked before BLAS; stuck subnormal momentum
+is flushed. Tests that compare against BLAS are skipped where numpy's BLAS cannot
+be called, since the fallback would then be compared with itself."""
+import re
+
 import numpy as np
 import pytest
 
 import mlpcore as mlp
 from mlpcore import blas
-from mlpcore.linear import LinearMap
+from mlpcore.linear import LinearMap, flush_subnormals
+
+
+def needs_blas(dtype=np.float64):
+    return pytest.mark.skipif(not blas.available(dtype), reason=(
+        f"mlpcore.blas cannot call numpy's BLAS for {np.dtype(dtype)} here"))
+
+
+def use_numpy_fallback(monkeypatch):
+    """Make LinearMap take its numpy path, as where numpy's BLAS is not callable."""
+    monkeypatch.setattr(blas, "accumulate_outer", lambda *args, **options: False)
+    monkeypatch.setattr(blas, "subtract_scaled", lambda *args: False)
+
+
+@pytest.fixture(params=[pytest.param("blas", marks=needs_blas()), "numpy"])
+def update_path(request, monkeypatch):
+    """Run a test through the BLAS calls and again through the numpy fallback.
+
+    The float64 check stands for both dtypes: mlpcore.blas finds both or neither.
+    """
+    if request.param == "numpy":
+        use_numpy_fallback(monkeypatch)
+    return request.param
 
 
 def course_step(W, momentum, grad, alpha, lr):
@@ -21,7 +47,7 @@ def batches(rng, indim, outdim, count, dtype=np.float64, batch=5):
 
 @pytest.mark.parametrize("alpha", [0.0, 0.4, 0.9])
 @pytest.mark.parametrize("x_order", ["C", "F"])
-def test_fused_step_follows_the_course_rule(alpha, x_order):
+def test_step_follows_the_course_rule(update_path, alpha, x_order):
     rng = np.random.default_rng(0)
     layer = LinearMap(7, 3, alpha=alpha, lr=0.1, rng=rng)
     W, momentum = layer.W.copy(), np.zeros_like(layer.W)
@@ -38,7 +64,7 @@ def test_fused_step_follows_the_course_rule(alpha, x_order):
         np.testing.assert_allclose(layer.dW, grad @ x.T, rtol=1e-12)
 
 
-def test_several_backward_calls_and_reads_before_the_step():
+def test_several_backward_calls_and_reads_before_the_step(update_path):
     rng = np.random.default_rng(1)
     layer = LinearMap(6, 4, alpha=0.5, lr=0.2, rng=rng)
     W, momentum = layer.W.copy(), rng.standard_normal(layer.W.shape)
@@ -68,7 +94,8 @@ def test_the_gradient_does_not_change_when_the_caller_reuses_its_array():
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.9])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [pytest.param(np.float32, marks=needs_blas(np.float32)),
+                                   pytest.param(np.float64, marks=needs_blas(np.float64))])
 def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype, alpha):
     """Where numpy's BLAS cannot be called (another build, odd layouts) numpy does it."""
     def train(layer):
@@ -81,8 +108,7 @@ def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype, alpha):
 
     fused = train(LinearMap(8, 4, alpha=alpha, lr=0.05, rng=np.random.default_rng(4),
                             dtype=dtype))
-    monkeypatch.setattr(blas, "accumulate_outer", lambda *args, **options: False)
-    monkeypatch.setattr(blas, "subtract_scaled", lambda *args: False)
+    use_numpy_fallback(monkeypatch)
     plain = train(LinearMap(8, 4, alpha=alpha, lr=0.05, rng=np.random.default_rng(4),
                             dtype=dtype))
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
@@ -91,7 +117,7 @@ def test_numpy_fallback_gives_the_same_weights(monkeypatch, dtype, alpha):
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
 
 
-def test_a_momentum_free_step_keeps_momentum_readable_and_writable():
+def test_a_momentum_free_step_keeps_momentum_readable_and_writable(update_path):
     """alpha 0 skips writing momentum_W; reading it still gives the applied gradient."""
     rng = np.random.default_rng(5)
     layer = LinearMap(6, 3, alpha=0.0, lr=0.1, rng=rng)
@@ -113,33 +139,107 @@ def test_a_momentum_free_step_keeps_momentum_readable_and_writable():
     np.testing.assert_allclose(layer.W, W, rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(6, 3), (6,), (1, 6), (3, 6, 1)])
+def test_momentum_w_setter_rejects_another_shape(shape):
+    layer = LinearMap(6, 3, alpha=0.5)
+    before = layer.momentum_W
+    with pytest.raises(ValueError, match=r"expected shape \(3, 6\), got " + re.escape(str(shape))):
+        layer.momentum_W = np.ones(shape)
+    assert layer.momentum_W is before
+
+
+def test_momentum_w_setter_stores_a_c_ordered_copy_of_the_layers_dtype():
+    rng = np.random.default_rng(6)
+    layer = LinearMap(6, 3, alpha=0.0, lr=0.1, rng=rng, dtype=np.float32)
+    (x, grad), = batches(rng, 6, 3, 1, np.float32)
+    layer.forward(x)
+    layer.backward(grad)
+    layer.step()  # alpha 0: momentum_W is owed a product the setter must discard
+    value = np.asfortranarray(rng.standard_normal((3, 6)))
+    layer.momentum_W = value
+    value[0, 0] = 99.0  # the layer holds a copy
+    stored = layer.momentum_W
+    assert stored.dtype == np.float32 and stored.flags.c_contiguous
+    np.testing.assert_array_equal(stored[0, 1:], value[0, 1:].astype(np.float32))
+    assert stored[0, 0] != 99.0
+
+
 def test_blas_calls_refuse_what_they_cannot_do_in_place():
     x, grad = np.ones((4, 2), np.float32), np.ones((3, 2), np.float32)
     assert not blas.accumulate_outer(x, grad, 0.0, np.zeros((3, 4), np.float64))  # dtype
     assert not blas.accumulate_outer(x, grad, 0.0, np.zeros((4, 3), np.float32).T)  # layout
     assert not blas.subtract_scaled(np.zeros((3, 4), np.float16), 0.1,
                                     np.zeros((3, 4), np.float16))
-    if blas.available(np.float32):
-        out = np.full((3, 4), np.nan, np.float32)
-        assert blas.accumulate_outer(x, grad, 0.0, out)  # beta 0 ignores NaN
-        np.testing.assert_array_equal(out, np.full((3, 4), 2.0))
-        assert blas.accumulate_outer(x, grad, 1.0, out, scale=-0.5)  # 2 - 0.5 * 2
-        np.testing.assert_array_equal(out, np.full((3, 4), 1.0))
 
 
-def test_decaying_momentum_sticks_in_subnormals_without_the_flush():
-    """The cause: alpha * k ulp rounds back to k ulp for alpha > 0.5 and small k."""
-    ulp = np.finfo(np.float32).smallest_subnormal
-    stuck = np.array([1, 2, 3, 4], np.float32) * ulp
-    assert np.array_equal(stuck * np.float32(0.9), stuck)
-    decayed = stuck.copy()
-    for _ in range(10):
-        decayed *= np.float32(0.4)
-    assert not decayed.any()  # a small alpha reaches zero
+@needs_blas(np.float32)
+def test_blas_calls_compute_in_place():
+    x, grad = np.ones((4, 2), np.float32), np.ones((3, 2), np.float32)
+    out = np.full((3, 4), np.nan, np.float32)
+    assert blas.accumulate_outer(x, grad, 0.0, out)  # beta 0 ignores NaN
+    np.testing.assert_array_equal(out, np.full((3, 4), 2.0))
+    assert blas.accumulate_outer(x, grad, 1.0, out, scale=-0.5)  # 2 - 0.5 * 2
+    np.testing.assert_array_equal(out, np.full((3, 4), 1.0))
+    assert blas.subtract_scaled(out, 0.25, np.full((3, 4), 2.0, np.float32))
+    np.testing.assert_array_equal(out, np.full((3, 4), 0.5))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_step_flushes_subnormal_momentum(dtype):
+@pytest.mark.parametrize("x_shape, grad_shape, out_shape", [
+    ((5, 4), (3, 4), (2, 2)),   # out too small: BLAS would write past it
+    ((5, 4), (3, 2), (3, 5)),   # batches differ
+    ((5, 4), (3, 4), (5, 3)),   # out transposed
+    ((5,), (3, 4), (3, 5)),     # not a matrix
+])
+def test_accumulate_outer_rejects_mismatched_shapes(dtype, x_shape, grad_shape, out_shape):
+    out = np.zeros(out_shape, dtype)
+    with pytest.raises(ValueError, match=rf"got x \({x_shape[0]},.*out \({out_shape[0]}, "):
+        blas.accumulate_outer(np.ones(x_shape, dtype), np.ones(grad_shape, dtype), 0.0, out)
+    assert not out.any()
+
+
+@pytest.mark.parametrize("vector_shape", [(3,), (1, 4), (4, 3)])
+def test_subtract_scaled_rejects_other_shapes_instead_of_broadcasting(vector_shape):
+    param = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"param \(3, 4\) and vector"):
+        blas.subtract_scaled(param, 0.5, np.ones(vector_shape))
+    np.testing.assert_array_equal(param, 1.0)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.9])
+@pytest.mark.parametrize("grad_shape", [(3, 2), (3, 6), (4, 4), (3,)])
+def test_backward_rejects_a_gradient_unlike_the_last_output(alpha, grad_shape):
+    """Caught at backward, before step() would hand the pair to BLAS."""
+    layer = LinearMap(5, 3, alpha=alpha, rng=np.random.default_rng(0))
+    W = layer.W.copy()
+    layer.forward(np.ones((5, 4)))
+    with pytest.raises(ValueError, match=r"gradient \(.*\) does not match the output \(3, 4\)"):
+        layer.backward(np.ones(grad_shape))
+    layer.step()  # nothing was accumulated: the weights stay
+    np.testing.assert_array_equal(layer.W, W)
+
+
+def test_backward_before_any_forward_is_refused():
+    with pytest.raises(ValueError, match="no forward"):
+        LinearMap(5, 3).backward(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_subnormals_zeroes_only_subnormals(dtype):
+    info = np.finfo(dtype)
+    ulp, tiny = info.smallest_subnormal, info.tiny
+    values = np.array([[ulp, -4 * ulp, tiny / 2], [tiny, -tiny, 0.5]], dtype)
+    flush_subnormals(values)
+    np.testing.assert_array_equal(values, np.array([[0, 0, 0], [tiny, -tiny, 0.5]], dtype))
+    integers = np.array([0, 1, -1])
+    flush_subnormals(integers)  # not floats: left alone
+    np.testing.assert_array_equal(integers, [0, 1, -1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_flushes_subnormal_momentum(update_path, dtype):
+    """alpha 0.9 and zero gradients: 0.9 * 4 ulp rounds back to 4 ulp, so the four-ulp
+    entries stay subnormal step after step until the flush; the normal one decays."""
     layer = mlp.LinearMap(3, 2, alpha=0.9, lr=0.001, dtype=dtype)
     tiny = np.finfo(dtype).tiny
     layer.momentum_W[...] = 4 * np.finfo(dtype).smallest_subnormal
