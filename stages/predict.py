@@ -9,10 +9,7 @@ the pixel encoding the network was trained on. Images must be what the Omniglot 
 holds: 105x105 1-bit PNGs (stored value 1 = background); anything else is refused.
 """
 import argparse
-import json
-import pickle
 import sys
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,12 +17,19 @@ import numpy as np
 from PIL import Image
 
 import mlpcore as mlp
+from pipeline.data.npz_files import NpzError, read_npz
 from pipeline.data.omniglot_zip import EXPECTED_PNG, IMAGE_SIDE, MAX_PNG_BYTES
+from pipeline.data.pixel_encoding import encode_images
+from pipeline.data.prepared import MAX_CLASSES
+from pipeline.small_files import read_small_json
+from pipeline.training.experiments import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE
 from pipeline.training.runs import best_model_path
 
 DATA_REPORT = Path("metrics/data.json")
 MODELS = Path("models")
 RUNS = Path("metrics/runs")
+MAX_RECORD_BYTES = 1 << 20  # a config or data report: a few KB
+NPY_HEADER_BYTES = 4096     # room for an .npy member's header
 
 
 class PredictError(ValueError):
@@ -41,15 +45,18 @@ class Encoding(NamedTuple):
 
 def read_encoding(path=DATA_REPORT):
     """The class names and pixel encoding of the prepared data, from prepare's data report."""
+    record = read_small_json(path, MAX_RECORD_BYTES, PredictError,
+                             "prepare's data report with 'class_names' and 'pixels' "
+                             "{'encoding', 'order'}; run `dvc pull` or `dvc repro prepare`")
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
         pixels = record["pixels"]
         encoding = Encoding(list(record["class_names"]), pixels["encoding"], pixels["order"])
-    except FileNotFoundError:
-        raise PredictError(f"{path}: not found; run `dvc pull` or `dvc repro prepare`") from None
-    except (ValueError, TypeError, KeyError) as error:
+    except (TypeError, KeyError) as error:
         raise PredictError(f"{path}: expected prepare's data report with 'class_names' and "
                            f"'pixels' {{'encoding', 'order'}}: {error!r}") from None
+    if not (1 <= len(encoding.alphabets) <= MAX_CLASSES
+            and all(isinstance(name, str) for name in encoding.alphabets)):
+        raise PredictError(f"{path}: class_names: expected 1..{MAX_CLASSES} names")
     if encoding.pixels not in ("stored", "ink") or encoding.order not in ("C", "F"):
         raise PredictError(f"{path}: pixels {encoding.pixels!r} / order {encoding.order!r}; "
                            f"expected 'stored' or 'ink' / 'C' or 'F'")
@@ -62,33 +69,49 @@ class Classifier(NamedTuple):
     encoding: Encoding
 
 
+def read_shape(config_path, run):
+    """(hidden sizes, dtype) of a run, from its config.json, within training's own limits."""
+    config = read_small_json(config_path, MAX_RECORD_BYTES, PredictError,
+                             f"a run's config; is {run!r} a run of params.yaml `experiments`, "
+                             f"trained (`dvc repro`) or pulled (`dvc pull`)?")
+    hidden = config.get("hidden") if isinstance(config, dict) else None
+    dtype = config.get("dtype") if isinstance(config, dict) else None
+    if not (isinstance(hidden, list) and 1 <= len(hidden) <= MAX_HIDDEN_LAYERS
+            and all(type(size) is int and 1 <= size <= MAX_HIDDEN_SIZE for size in hidden)
+            and dtype in ("float32", "float64")):
+        raise PredictError(f"{config_path}: expected a run's config with 'hidden' (1-"
+                           f"{MAX_HIDDEN_LAYERS} sizes of 1-{MAX_HIDDEN_SIZE}) and 'dtype' "
+                           f"(float32 or float64), found {hidden!r:.60} and {dtype!r:.20}")
+    return hidden, np.dtype(dtype)
+
+
+def read_model(model_path, hidden, num_classes, dtype):
+    """The MLP whose weights models/<run>.npz holds; no array larger than its layer read."""
+    sizes = [IMAGE_SIDE * IMAGE_SIDE, *hidden, num_classes]
+    names = [f"{kind}{i}" for i in range(len(sizes) - 1) for kind in "Wb"]
+    largest = max(a * b for a, b in zip(sizes, sizes[1:])) * np.dtype(np.float64).itemsize
+    try:
+        arrays = read_npz(model_path, names, largest + NPY_HEADER_BYTES)
+        model = mlp.MLP(sizes[0], num_classes, hidden, rng=np.random.default_rng(0),
+                        dtype=dtype)
+        count = len(sizes) - 1
+        model.loadparams([arrays[f"W{i}"] for i in range(count)],
+                         [arrays[f"b{i}"] for i in range(count)])
+    except (NpzError, ValueError) as error:
+        raise PredictError(f"{model_path}: not a model of {len(hidden)} hidden layer(s) "
+                           f"{hidden} with {num_classes} classes: {error}") from None
+    return model
+
+
 def load_classifier(run, best=False, models=MODELS, runs=RUNS, data_report=DATA_REPORT):
     """The trained network of `run`, ready for inference, with the data's encoding."""
-    config_path = Path(runs) / run / "config.json"
     model_path = Path(models) / f"{run}.npz"
     model_path = best_model_path(model_path) if best else model_path
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        hidden, dtype = list(config["hidden"]), np.dtype(config["dtype"])
-    except FileNotFoundError:
-        raise PredictError(f"{config_path}: not found; is {run!r} a run of params.yaml "
-                           f"`experiments`, trained (`dvc repro`) or pulled (`dvc pull`)?"
-                           ) from None
-    except (ValueError, TypeError, KeyError) as error:
-        raise PredictError(f"{config_path}: expected a run's config with 'hidden' and "
-                           f"'dtype': {error!r}") from None
+    hidden, dtype = read_shape(Path(runs) / run / "config.json", run)
     encoding = read_encoding(data_report)
-    try:
-        Ws, bs = mlp.load_params(model_path)
-        model = mlp.MLP(IMAGE_SIDE * IMAGE_SIDE, len(encoding.alphabets), hidden,
-                        rng=np.random.default_rng(0), dtype=dtype)
-        model.loadparams(Ws, bs)
-    except FileNotFoundError:
-        raise PredictError(f"{model_path}: not found; run `dvc pull` or `dvc repro`") from None
-    except (OSError, ValueError, AttributeError, zipfile.BadZipFile,
-            pickle.UnpicklingError) as error:
-        raise PredictError(f"{model_path}: not a model of {len(hidden)} hidden layer(s) "
-                           f"{hidden} with {len(encoding.alphabets)} classes: {error}") from None
+    if not model_path.is_file():
+        raise PredictError(f"{model_path}: not found; run `dvc pull` or `dvc repro`")
+    model = read_model(model_path, hidden, len(encoding.alphabets), dtype)
     return Classifier(model, dtype, encoding)
 
 
@@ -115,12 +138,8 @@ def read_image(path):
 
 def encode(images, encoding, dtype):
     """images: (N, 105, 105) uint8 as stored -> x: (11025, N), encoded as in training."""
-    images = np.asarray(images, dtype=np.uint8)
-    if encoding.pixels == "ink":
-        images = 1 - images
-    if encoding.order == "F":
-        images = images.transpose(0, 2, 1)
-    return images.reshape(len(images), -1).T.astype(dtype)
+    images = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
+    return encode_images(images, encoding.pixels, encoding.order, IMAGE_SIDE).T.astype(dtype)
 
 
 def probabilities(classifier, images):

@@ -21,6 +21,7 @@ from pipeline.data.checksums import file_digests
 from pipeline.data.course_file import ARRAYS, read_course_file
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import NpzError
+from pipeline.data.pixel_encoding import encode_images
 from pipeline.params import ParamsError, load_params, parse, section
 from pipeline.small_files import read_small_json
 from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
@@ -74,11 +75,7 @@ def generic_names(arrays, source):
 def encode(dataset, pixels, order):
     """The dataset with ink as 1 (pixels='ink') and/or each image flattened column by column."""
     def convert(x):
-        if pixels == "ink":
-            x = 1 - x
-        if order == "F":
-            x = x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).transpose(0, 2, 1).reshape(len(x), -1)
-        return np.ascontiguousarray(x)
+        return encode_images(x, pixels, order, IMAGE_SIDE)
     return Dataset(convert(dataset.train_x), dataset.train_y, convert(dataset.test_x),
                    dataset.test_y, dataset.class_names)
 

@@ -102,12 +102,32 @@ def test_a_huge_file_is_refused_before_decoding(made_run, capsys):
 
 def test_a_missing_run_or_broken_files_are_refused_in_one_line(made_run, capsys):
     image = str(png(made_run / "blank.png"))
-    assert "metrics/runs/nope/config.json: not found" in refusal(capsys, ["nope", image])
+    assert "metrics/runs/nope/config.json: missing; expected a run's config; is 'nope' a run" \
+        in refusal(capsys, ["nope", image])
     assert "r.best.npz: not found" in refusal(capsys, ["r", "--best", image])
     (made_run / "models/r.npz").write_text("junk")
     assert "models/r.npz: not a model" in refusal(capsys, ["r", image])
     (made_run / "metrics/data.json").write_text(json.dumps({"source": "course"}))
     assert "data report with 'class_names' and 'pixels'" in refusal(capsys, ["r", image])
+
+
+def test_files_cannot_choose_how_much_memory_predict_spends(made_run, capsys):
+    """A config asking for a huge network, an npz header declaring a huge array and a
+    deeply nested data report are refused before anything of their size is allocated."""
+    image = str(png(made_run / "blank.png"))
+    config = made_run / "metrics/runs/r/config.json"
+    config.write_text(json.dumps({"hidden": [10 ** 9], "dtype": "float32"}))
+    assert "config.json: expected a run's config with 'hidden'" in refusal(capsys, ["r", image])
+    config.write_text(json.dumps({"hidden": [8], "dtype": "float32"}))
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10 ** 6, 10 ** 6)})
+    with zipfile.ZipFile(made_run / "models/r.npz", "w") as archive:
+        for name in ("W0", "b0", "W1", "b1"):
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+    assert "models/r.npz: not a model" in refusal(capsys, ["r", image])
+    (made_run / "metrics/data.json").write_text("[" * 100_000)
+    assert "data.json: not readable JSON" in refusal(capsys, ["r", image])
 
 
 # --- on a real trained run: what predict says is what the network says on the npz --------
