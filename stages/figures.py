@@ -41,7 +41,7 @@ def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, ta
             save_figure(figure, [png_dir / f"{name}.png", svg_dir / f"{name}.svg"], params.dpi)
     best = best_run(runs)
     if best is not None:
-        title = (f"Test set, best run `{best.name}` "
+        title = (f"Test set, best run {best.name} "
                  f"({100 * best.metrics['final_test_accuracy']:.1f}% at the last epoch)")
         save_figure(confusion_figure(best.confusion, class_names, title),
                     [png_dir / f"{CONFUSION_STEM}.png", svg_dir / f"{CONFUSION_STEM}.svg"],

@@ -126,7 +126,7 @@ def test_the_best_runs_confusion_matrix_is_drawn_with_class_names(rendered):
     axes = rendered["confusion_best_run"].axes[0]
     assert [label.get_text() for label in axes.get_yticklabels()] == CLASS_NAMES
     assert [label.get_text() for label in axes.get_xticklabels()] == CLASS_NAMES
-    assert "`deep_he`" in axes.get_title()  # the highest final test accuracy
+    assert "best run deep_he (" in axes.get_title()  # the highest final test accuracy
     assert sorted(text.get_text() for text in axes.texts) == sorted(
         str(n) for row in CONFUSION for n in row if n)
 
@@ -447,8 +447,8 @@ def test_report_states_effects_with_signs_in_percentage_points(report):
 
 def test_report_says_how_many_epochs_the_effects_compare(report):
     markdown, _ = report
-    assert ("Measured effects (changed run minus base run, at the last epoch after 2 epochs):"
-            in section_of(markdown, "2.1"))
+    assert ("Measured effects (changed run minus base run; final = the last epoch after 2 "
+            "epochs, best = the best epoch of each run):" in section_of(markdown, "2.1"))
 
 
 def test_legends_explain_the_abbreviations(rendered):

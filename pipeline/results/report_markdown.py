@@ -56,8 +56,8 @@ def group_section(group, title, figure_paths, effects):
     lines += [f"![{group} {path.stem.split('_')[-1]}]({path.as_posix()})" for path in figure_paths]
     epochs = sorted({effect["epochs"] for effect in effects})
     after = f" after {' or '.join(map(str, epochs))} epochs" if epochs else ""
-    lines += ["", f"Measured effects (changed run minus base run, at the last epoch{after}):",
-              ""]
+    lines += ["", f"Measured effects (changed run minus base run; final = the last epoch"
+                  f"{after}, best = the best epoch of each run):", ""]
     lines += [effect_line(effect) for effect in effects] or ["- no pair of runs here differs "
                                                              "in exactly one factor"]
     return "\n".join(lines)
