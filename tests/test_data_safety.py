@@ -4,6 +4,7 @@ import os
 import pickle
 import struct
 import tarfile
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from pipeline.data.course_archive import ArchiveError, read_course_archive
 from pipeline.data.course_file import read_course_file
 from pipeline.data.npz_files import NpzError, read_npz
-from pipeline.data.safe_pickle import UnsafePickleError
+from pipeline.data.safe_pickle import UnsafePickleError, load_arrays
 from tests.data_helpers import RunsACommand, member, tar_bytes, tiny_data, write_course_tar
 
 MIB = 1 << 20
@@ -172,3 +173,33 @@ def test_an_npz_member_over_the_limit_is_refused(tmp_path):
     with pytest.raises(NpzError, match="x.npy holds 1048704 bytes, more than the limit of "
                                        "1048576 bytes"):
         read_npz(tmp_path / "big.npz", ["x"], MIB)
+
+
+def shared_lists(references, levels):
+    """A pickle of `levels` nested lists, each holding `references` memo references to
+    the one below: a few bytes that a naive rebuild turns into references**levels lists."""
+    payload = bytearray(b"\x80\x02]q\x000")
+    for level in range(1, levels + 1):
+        payload += b"](" + (b"h" + bytes([level - 1])) * references + b"eq" + bytes([level]) + b"0"
+    return bytes(payload + b"h" + bytes([levels]) + b".")
+
+
+def test_shared_references_are_rebuilt_once():
+    payload = shared_lists(4, 8)  # 4**8 = 65536 lists if every reference were rebuilt
+    assert len(payload) < 150
+    tracemalloc.start()
+    try:
+        loaded = load_arrays(payload, "x.pkl")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 1024, f"{peak} bytes for a {len(payload)}-byte pickle"
+    assert len(loaded) == 4 and all(item is loaded[0] for item in loaded)
+
+
+def test_a_pickle_of_countless_objects_is_refused_before_unpickling():
+    # 20,000 EMPTY_DICT opcodes: one byte each, one dict (64+ bytes) each.
+    payload = b"\x80\x02](" + b"}" * 20_000 + b"e."
+    with pytest.raises(UnsafePickleError, match="x.pkl: refusing a pickle of more than 10000 "
+                                                "opcodes"):
+        load_arrays(payload, "x.pkl")

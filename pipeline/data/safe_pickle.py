@@ -8,13 +8,14 @@ globals at all.
 Nor may a file choose how much memory we spend. Before unpickling, every
 opcode is scanned: a length (BINBYTES8, BYTEARRAY8, FRAME, ...) larger than
 the bytes that follow, or a memo index far beyond the objects made so far, is
-refused, since the C unpickler allocates either before reading. During
+refused, since the C unpickler allocates either before reading; and a pickle
+of more than MAX_OPCODES opcodes is refused, since every opcode may create an
+object (4 MiB of EMPTY_DICT would be 4 million dicts, over 600 MiB). During
 unpickling, numpy's constructors are never called with the file's shapes: an
 array is only ever a view of bytes the pickle itself carried, of exactly the
 size its shape and dtype declare, and all arrays together may not exceed the
 pickle's own size.
 """
-import importlib
 import io
 import math
 import pickle
@@ -34,6 +35,9 @@ LATIN1_NAMES = {"latin1", "latin-1", "iso-8859-1", "iso8859-1"}
 DTYPE_KINDS = "biufcSU"
 MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT"}
 MAX_DEPTH = 16  # tuples and lists inside each other; the course nests 2 deep
+# A course pickle of four arrays takes under 200 opcodes, whatever the arrays' size
+# (each array's data is one opcode): this bounds the objects a pickle can make.
+MAX_OPCODES = 10_000
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -43,14 +47,6 @@ class UnsafePickleError(pickle.UnpicklingError):
     """
 
 
-def numpy_core(submodule):
-    """numpy._core.<submodule> (NumPy 2; stubs in NumPy >= 1.26.1), else numpy.core.<submodule>."""
-    try:
-        return importlib.import_module(f"numpy._core.{submodule}")
-    except ImportError:
-        return importlib.import_module(f"numpy.core.{submodule}")
-
-
 def scan_opcodes(data, source):
     """Refuse lengths and memo indices the unpickler would allocate for before reading.
 
@@ -58,6 +54,9 @@ def scan_opcodes(data, source):
     declared length larger than what remains fails there without allocating.
     """
     for count, (opcode, arg, position) in enumerate(pickletools.genops(data)):
+        if count >= MAX_OPCODES:
+            raise UnsafePickleError(f"{source}: refusing a pickle of more than {MAX_OPCODES} "
+                                    f"opcodes; a pickle of four arrays needs a few hundred")
         if opcode.name == "FRAME" and arg > len(data) - position:
             raise UnsafePickleError(f"{source}: refusing a frame of {arg} bytes at byte "
                                     f"{position}; only {len(data) - position} bytes follow")
@@ -113,6 +112,9 @@ class ArrayUnpickler(pickle.Unpickler):
         super().__init__(file, encoding="latin1")
         self.source, self.max_ndim = source, max_ndim
         self.max_bytes = self.budget = max_bytes
+        # id -> rebuilt object: a pickle may refer to one list many times (memo GET), and
+        # rebuilding each reference anew would grow exponentially with the nesting.
+        self.finished = {}
 
     def refuse(self, message):
         raise UnsafePickleError(f"{self.source}: {message}")
@@ -201,9 +203,15 @@ class ArrayUnpickler(pickle.Unpickler):
 
     def finish(self, obj, depth=0):
         """The loaded object with every pending array resolved; only arrays, tuples, lists,
-        dicts and plain scalars are allowed."""
+        dicts and plain scalars are allowed. Each object is rebuilt once, however often
+        it is referred to."""
         if depth > MAX_DEPTH:
             self.refuse(f"refusing containers nested more than {MAX_DEPTH} deep")
+        if id(obj) not in self.finished:
+            self.finished[id(obj)] = self.rebuild(obj, depth)
+        return self.finished[id(obj)]
+
+    def rebuild(self, obj, depth):
         if isinstance(obj, PendingArray):
             if obj.array is None:
                 self.refuse("refusing an array whose data never followed")
