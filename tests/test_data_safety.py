@@ -1,5 +1,8 @@
 """Unpacking untrusted course archives: nothing runs, nothing is extracted, nothing is written."""
+import bz2
+import gzip
 import io
+import lzma
 import os
 import pickle
 import struct
@@ -62,8 +65,6 @@ def test_other_globals_are_refused(tmp_path, payload, name):
      "refusing member 'hard': hard link to 'omniglot_12.pkl'"),
     ((member("dev", tarfile.CHRTYPE), None), "refusing member 'dev': device or fifo"),
     ((member("fifo", tarfile.FIFOTYPE), None), "refusing member 'fifo': device or fifo"),
-    ((member("big.bin"), bytes(MIB + 1)),
-     "refusing member 'big.bin': 1048577 bytes, more than the limit of 1 MiB"),
 ])
 def test_unsafe_members_are_refused_and_nothing_is_extracted(tmp_path, extra, problem):
     archive = write_course_tar(tmp_path / "course.tar", tiny_data(), extra=[extra])
@@ -74,10 +75,76 @@ def test_unsafe_members_are_refused_and_nothing_is_extracted(tmp_path, extra, pr
     assert not (tmp_path.parent / "omniglot_12.pkl").exists()
 
 
-def test_an_oversized_expected_member_is_refused(tmp_path):
+def test_an_archive_over_the_limit_is_refused_before_it_is_opened(tmp_path):
     data = ((np.zeros((96, 11025), np.uint8), np.zeros(96, np.int64)),) * 2
     archive = write_course_tar(tmp_path / "course.tar", data)
-    assert "refusing member 'omniglot_12.pkl'" in run_prepare(tmp_path, archive)
+    size = archive.stat().st_size
+    assert run_prepare(tmp_path, archive) == (f"{archive}: {size} bytes, more than the limit "
+                                              f"of 1 MiB (fetch.max_input_mb)")
+
+
+def test_a_member_declaring_more_than_the_limit_is_refused_at_its_header(tmp_path):
+    big = member("big.bin")
+    big.size = MIB + 1  # declared only: the file holds none of it
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(big.tobuf(tarfile.USTAR_FORMAT) + bytes(1024))
+    assert run_prepare(tmp_path, archive) == (f"{archive}: refusing member 'big.bin': "
+                                              f"1048577 bytes, more than the limit of 1 MiB "
+                                              f"(fetch.max_input_mb)")
+
+
+@pytest.mark.parametrize("compress, kind", [(gzip.compress, "gzip"), (bz2.compress, "bzip2"),
+                                            (lzma.compress, "xz")])
+def test_a_compressed_tar_is_refused(tmp_path, compress, kind):
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(compress(tar_bytes([(member("omniglot_12.pkl"), pickle.dumps(1))])))
+    assert run_prepare(tmp_path, archive) == (
+        f"{archive}: a {kind}-compressed tar; expected the course's uncompressed "
+        f"omniglot_12.pkl.tar (decompress it first)")
+
+
+def extended_header(kind, body):
+    info = tarfile.TarInfo("././@LongLink" if kind == tarfile.GNUTYPE_LONGNAME else "pax")
+    info.type, info.size = kind, len(body)
+    return info.tobuf(tarfile.USTAR_FORMAT) + body + bytes(-len(body) % 512)
+
+
+@pytest.mark.parametrize("kind, body, problem", [
+    # tarfile would read the whole long name into memory before any member check.
+    (tarfile.GNUTYPE_LONGNAME, b"a" * (100 << 10),
+     "refusing an extended header (type b'L') of 102400 bytes at byte 0; expected at "
+     "most 65536 bytes"),
+    # A pax size moves the next header where the header walk would not look.
+    (tarfile.XHDTYPE, b"16 size=999999\n",
+     "refusing a pax header setting a member's size at byte 0; expected members under 8 GiB"),
+])
+def test_oversized_or_misleading_extended_headers_are_refused(tmp_path, kind, body, problem):
+    archive = tmp_path / "course.tar"
+    archive.write_bytes(extended_header(kind, body)
+                        + tar_bytes([(member("omniglot_12.pkl"), pickle.dumps(1))]))
+    assert run_prepare(tmp_path, archive) == f"{archive}: {problem}"
+
+
+def test_a_long_member_name_within_the_bound_is_read(tmp_path):
+    name = "d" * 300 + "/omniglot_12.pkl"
+    archive = tmp_path / "course.tar"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        payload = pickle.dumps(tiny_data(), protocol=4)
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    archive.write_bytes(buffer.getvalue())
+    assert np.array_equal(read_course_archive(archive, MIB)[0][1], tiny_data()[0][1])
+
+
+def test_our_own_errors_are_not_reported_as_a_corrupt_archive(tmp_path, monkeypatch):
+    def broken(data, source):
+        raise KeyError("a bug of ours")
+    monkeypatch.setattr("pipeline.data.course_archive.load_arrays", broken)
+    archive = write_course_tar(tmp_path / "course.tar", tiny_data())
+    with pytest.raises(KeyError, match="a bug of ours"):
+        read_course_archive(archive, MIB)
 
 
 def test_truncated_archive_names_the_file(tmp_path):

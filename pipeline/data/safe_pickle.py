@@ -20,6 +20,7 @@ import io
 import math
 import pickle
 import pickletools
+import struct
 
 import numpy as np
 
@@ -40,8 +41,15 @@ MAX_DEPTH = 16  # tuples and lists inside each other; the course nests 2 deep
 MAX_OPCODES = 10_000
 
 
+# What a truncated or crafted pickle makes the unpickler (or numpy, given the pickle's
+# dtype codes and shapes) raise; anything else would be a bug of ours, left to surface.
+DAMAGE = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+          AttributeError, OverflowError, struct.error)
+
+
 class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asking for a global off the allow-list or for an array beyond the limits.
+    """A pickle that is truncated or corrupt, or asks for a global off the allow-list or
+    for an array beyond the limits.
 
     Nothing the file names was run and nothing it sized was allocated.
     """
@@ -233,6 +241,12 @@ def load_arrays(data, source, max_ndim=32):
     Arrays are read-only views of `data`'s copies, at most max_ndim dimensions,
     together at most len(data) bytes.
     """
-    scan_opcodes(data, source)
-    unpickler = ArrayUnpickler(io.BytesIO(data), source, len(data), max_ndim)
-    return unpickler.finish(unpickler.load())
+    try:
+        scan_opcodes(data, source)
+        unpickler = ArrayUnpickler(io.BytesIO(data), source, len(data), max_ndim)
+        return unpickler.finish(unpickler.load())
+    except UnsafePickleError:
+        raise
+    except DAMAGE as error:
+        raise UnsafePickleError(f"{source}: truncated or corrupt pickle "
+                                f"({type(error).__name__}: {error})") from None
