@@ -6,13 +6,14 @@ offerings as omniglot_12.pkl.tar, a tar holding the pickle of
 running any pickled code; the fetch stage writes the Fall 2024 format.
 """
 import hashlib
+from zipfile import ZIP_DEFLATED, ZIP_STORED
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.data.course_archive import read_course_archive
 from pipeline.data.dataset_checks import check_structure, fail_with
-from pipeline.data.npz_files import read_npz, write_npz
+from pipeline.data.npz_files import NpzError, read_npz, write_npz
 
 ARRAYS = ("trainX", "trainY", "testX", "testY")
 NPZ_NAME = "omniglot_12.npz"
@@ -23,10 +24,23 @@ def read_course_file(path, max_member_bytes):
     """{trainX, trainY, testX, testY} from an .npz or a .pkl.tar, chosen by the file's name."""
     path = Path(path)
     if path.name.endswith(".npz"):
-        return read_npz(path, ARRAYS, max_member_bytes)
+        check_size(path, max_member_bytes)
+        # np.savez_compressed deflates; what the course ships may be either.
+        return read_npz(path, ARRAYS, max_member_bytes, (ZIP_STORED, ZIP_DEFLATED))
     (train_x, train_y), (test_x, test_y) = check_structure(
         read_course_archive(path, max_member_bytes), fail_with(path))
     return dict(zip(ARRAYS, (train_x, train_y, test_x, test_y)))
+
+
+def check_size(path, max_bytes):
+    """Refuse an npz larger than max_bytes (the tar reader checks its own file)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NpzError(f"{path}: not found") from None
+    if size > max_bytes:
+        raise NpzError(f"{path}: {size} bytes, more than the limit of "
+                       f"{max_bytes / (1 << 20):g} MiB (fetch.max_input_mb)")
 
 
 def write_course_npz(path, arrays):
