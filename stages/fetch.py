@@ -23,12 +23,13 @@ from pipeline.data.checksums import file_digests
 from pipeline.data.course_archive import ArchiveError
 from pipeline.data.course_file import (ARRAYS, NPZ_NAME, TAR_NAME, array_checksums,
                                   read_course_file, write_course_npz)
-from pipeline.data.dataset_checks import DatasetError
+from pipeline.data.dataset_checks import DatasetError, check_course_arrays
 from pipeline.data.download import DownloadError, download
 from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
 from pipeline.data.npz_files import NpzError
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.params import ParamsError, check_values, load_params, parse, section
+from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
 
 ZIP_NAME = "images_background.zip"
@@ -102,6 +103,8 @@ def from_course_file(params, paths):
         raise FetchError(f"fetch.source is 'course': expected {paths.inbox / NPZ_NAME} or "
                          f"{paths.inbox / TAR_NAME} (one of the two), found {found}")
     arrays = read_course_file(placed[0], params.max_input_mb * MIB)
+    # Before anything is summed or written: the output must hold exactly these values.
+    check_course_arrays(arrays, placed[0], MAX_CLASSES)
     sums = array_checksums(arrays)
     fall2024 = sums == expected_checksums(paths.course_set)
     record = {"source": "course", "input": {"path": str(placed[0]), **file_digests(placed[0])},

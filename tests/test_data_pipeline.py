@@ -20,6 +20,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from pipeline.data.course_file import read_course_file
+from pipeline.data.dataset_checks import DatasetError
 from pipeline.data.download import DownloadError, download
 from pipeline.data.npz_files import NpzError, write_npz
 from pipeline.params import ParamsError, load_params, parse, section
@@ -218,6 +219,29 @@ def test_a_bad_course_npz_names_the_file_and_writes_nothing(tmp_path, edit, mess
         fetch(fetch_params(source="course"), paths)
     assert str(error.value).startswith(str(paths.inbox / "omniglot_12.npz"))
     assert message in str(error.value)
+    assert not paths.out.parent.exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    # astype(int64) used to turn 0.7 into 0 and parse text labels.
+    (lambda arrays: arrays.update(trainY=arrays["trainY"] + 0.7),
+     "trainY: expected integer labels, found dtype float64"),
+    (lambda arrays: arrays.update(testY=arrays["testY"].astype("U3")),
+     "testY: expected integer labels, found dtype <U3"),
+    (lambda arrays: arrays.update(trainY=arrays["trainY"].astype(np.uint64) + np.uint64(2 ** 63)),
+     "trainY: expected labels in 0..999 (1000 classes), found values in 9223372036854775808.."),
+    (lambda arrays: arrays.update(trainX=arrays["trainX"] * 0.5),
+     "trainX: expected pixels of exactly 0 or 1 (the course's format), found other values"),
+])
+def test_course_data_is_checked_before_anything_is_summed_or_written(tmp_path, edit,
+                                                                      message):
+    paths = fetch_paths(tmp_path)
+    arrays = course_arrays()
+    edit(arrays)
+    np.savez(paths.inbox / "omniglot_12.npz", **arrays)
+    with pytest.raises(DatasetError) as error:
+        fetch(fetch_params(source="course"), paths)
+    assert str(error.value).startswith(f"{paths.inbox / 'omniglot_12.npz'}: {message}")
     assert not paths.out.parent.exists()
 
 

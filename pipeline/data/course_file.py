@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.course_archive import read_course_archive
-from pipeline.data.dataset_checks import check_structure, fail_with
+from pipeline.data.dataset_checks import NAMES, DatasetError, check_structure, fail_with, is_binary
 from pipeline.data.npz_files import NpzError, read_npz, write_npz
 
-ARRAYS = ("trainX", "trainY", "testX", "testY")
+ARRAYS = sum(NAMES, ())  # trainX, trainY, testX, testY
 NPZ_NAME = "omniglot_12.npz"
 TAR_NAME = "omniglot_12.pkl.tar"
 
@@ -44,17 +44,17 @@ def check_size(path, max_bytes):
 
 
 def write_course_npz(path, arrays):
-    """The Fall 2024 format: X as bool (pixels must be 0 or 1), Y as int64; byte-stable."""
+    """The Fall 2024 format: X as bool, Y as int64; byte-stable. The arrays must have
+    passed check_course_arrays: this only refuses, naming `path`, what it cannot hold."""
     out = {}
     for name in ARRAYS:
         array = np.asarray(arrays[name])
-        if name.endswith("X"):
-            if not is_zero_one(array):
-                raise ValueError(f"{name}: the course's format holds 0/1 pixels only")
-            array = array.astype(bool)
-        else:
-            array = array.astype(np.int64)
-        out[name] = array
+        if name.endswith("X") and not is_binary(array):
+            raise DatasetError(f"{path}: {name}: the course's format holds 0/1 pixels only")
+        if name.endswith("Y") and not np.issubdtype(array.dtype, np.integer):
+            raise DatasetError(f"{path}: {name}: expected integer labels, found dtype "
+                               f"{array.dtype}")
+        out[name] = array.astype(bool if name.endswith("X") else np.int64)
     write_npz(path, out)
 
 
@@ -67,18 +67,10 @@ def array_checksums(arrays):
     for name in ARRAYS:
         array = np.asarray(arrays[name])
         if name.endswith("X"):
-            array = array.astype(np.uint8) if is_zero_one(array) else None
+            array = array.astype(np.uint8) if is_binary(array) else None
         else:
             array = array.astype(np.int64) if np.issubdtype(array.dtype, np.integer) else None
         sums[name] = (None if array is None
                       else hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
     return sums
 
-
-def is_zero_one(array):
-    """True when every value of a numeric array is exactly 0 or 1."""
-    if array.dtype == np.bool_ or array.size == 0:
-        return True
-    if np.issubdtype(array.dtype, np.integer):
-        return bool(array.min() >= 0 and array.max() <= 1)
-    return bool(np.all((array == 0) | (array == 1)))
