@@ -105,10 +105,14 @@ def test_a_zip_without_an_image_of_the_manifest_names_it(tmp_path):
     ("train,Klingon,1,1", "'train,Klingon,1,1'"),
     ("train,Latin,x,1", "'train,Latin,x,1'"),
     ("test,Latin,1,21", "'test,Latin,1,21'"),
+    ("train,Latin,²,1", "'train,Latin,²,1'"),
+    ("train,Latin,1,٣", "'train,Latin,1,٣'"),
+    ("train,Latin," + "1" * 5000 + ",1", "'train,Latin,1111"),
 ])
 def test_a_malformed_manifest_row_names_its_line(tmp_path, row, problem):
     manifest = tmp_path / "m.csv"
-    manifest.write_text(f"split,alphabet,character,drawer\ntrain,Latin,1,1\n{row}\n")
+    manifest.write_text(f"split,alphabet,character,drawer\ntrain,Latin,1,1\n{row}\n",
+                        encoding="utf-8")
     with pytest.raises(ImageSetError, match=f"{manifest}:3: .*{problem}"):
         read_manifest(manifest, ["Latin", "Greek"])
 
