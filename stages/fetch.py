@@ -12,7 +12,6 @@ fetch.split says. fetch.source = course: the course's omniglot_12.npz or
 omniglot_12.pkl.tar placed in the inbox, read without running any pickled code.
 """
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, rea
 from pipeline.data.npz_files import NpzError
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.params import ParamsError, check_values, load_params, parse, section
+from pipeline.small_files import read_small_json
 from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
 
@@ -37,6 +37,8 @@ MANIFEST = "omniglot_12_fall2024.csv"
 LABELS = "labels.txt"
 CHECKSUMS = "omniglot_12_fall2024.checksums.json"
 MIB = 1 << 20
+# The checksums file is about 1 KB (four arrays' shapes, dtypes and sha256).
+MAX_CHECKSUMS_BYTES = 1 << 20
 
 
 class FetchError(RuntimeError):
@@ -183,12 +185,12 @@ def placed_file(path):
 def expected_checksums(course_set):
     """{array name: sha256} from the course set's checksums file."""
     path = course_set / CHECKSUMS
+    expected = f"the course's checksums file with arrays.<name>.sha256 for {list(ARRAYS)}"
+    record = read_small_json(path, MAX_CHECKSUMS_BYTES, FetchError, expected)
     try:
-        arrays = json.loads(path.read_text(encoding="utf-8"))["arrays"]
-        return {name: arrays[name]["sha256"] for name in ARRAYS}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise FetchError(f"{path}: expected the course's checksums file with arrays."
-                         f"<name>.sha256 for {list(ARRAYS)} ({error})") from None
+        return {name: str(record["arrays"][name]["sha256"]) for name in ARRAYS}
+    except (KeyError, TypeError) as error:
+        raise FetchError(f"{path}: missing {error}; expected {expected}") from None
 
 
 def check_course_checksums(found, expected, zip_path):

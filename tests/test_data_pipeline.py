@@ -26,7 +26,7 @@ from pipeline.data.npz_files import NpzError, write_npz
 from pipeline.params import ParamsError, load_params, parse, section
 from pipeline.data.prepared import Dataset
 from stages.examples import ExamplesParams, examples_figure, render_examples
-from stages.fetch import FetchError, FetchParams, FetchPaths, fetch
+from stages.fetch import CHECKSUMS, FetchError, FetchParams, FetchPaths, expected_checksums, fetch
 from stages.prepare import PrepareParams
 from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
 from tests.data_helpers import (RunsACommand, omniglot_zip, tiny_data,
@@ -104,6 +104,37 @@ def fetch_params(**changes):
     values = section(load_params(ROOT / "params.yaml"), "fetch")
     defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
     return parse(FetchParams, {**values, **defaults, **changes}, "params.yaml:fetch")
+
+
+def test_a_download_cut_short_mid_chunk_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():  # one chunk of 16 bytes, then a chunk announced as 256 that never comes
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"10\r\n0123456789abcdef\r\n100\r\nshort")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    target = tmp_path / "data" / "images.zip"
+    with server, pytest.raises(DownloadError, match=f"could not download .* to {target} "
+                                                    f"\\(IncompleteRead"):
+        download(f"http://127.0.0.1:{server.getsockname()[1]}/x.zip", target, 1000, "0" * 32)
+    thread.join(5)
+    assert list(target.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"[" * 100_000, "not readable JSON"),
+    (b" " * ((1 << 20) + 1), "larger than 1048576 bytes"),
+    (b'{"arrays": {"trainX": {}}}', "missing 'sha256'; expected the course's checksums file"),
+])
+def test_a_broken_checksums_file_is_a_one_line_error(tmp_path, content, expected):
+    (tmp_path / CHECKSUMS).write_bytes(content)
+    with pytest.raises(FetchError, match=f"{tmp_path / CHECKSUMS}: {expected}"):
+        expected_checksums(tmp_path)
 
 
 def fetch_paths(tmp_path):
