@@ -89,10 +89,18 @@ def read_provenance(path):
                              "the fetch stage's record; run `dvc repro fetch`")
     if not (isinstance(record, dict) and "source" in record and isinstance(record.get("set"), str)
             and isinstance(record.get("output"), dict) and "sha256" in record["output"]
-            and isinstance(record.get("class_names") or [], list)):
+            and known_class_names(record.get("class_names"))):
         raise ProvenanceError(f"{path}: expected the fetch stage's record with 'source', "
-                              f"'set', 'output.sha256' and 'class_names'; run `dvc repro fetch`")
+                              f"'set', 'output.sha256' and 'class_names' (null, or 1.."
+                              f"{MAX_CLASSES} distinct names); run `dvc repro fetch`")
     return record
+
+
+def known_class_names(names):
+    """None (fetch read a file whose alphabets are unknown) or 1..MAX_CLASSES distinct strings."""
+    return names is None or (isinstance(names, list) and 1 <= len(names) <= MAX_CLASSES
+                             and all(isinstance(name, str) for name in names)
+                             and len(set(names)) == len(names))
 
 
 def data_report(dataset, record, params):
