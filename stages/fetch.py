@@ -27,8 +27,9 @@ from pipeline.data.download import DownloadError, download
 from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
 from pipeline.data.npz_files import NpzError
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
-from pipeline.params import ParamsError, check_values, load_params, parse, section
+from pipeline.params import check_values, load_params, parse, section
 from pipeline.small_files import read_small_json
+from pipeline.stage_runner import run_stage
 from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
 
@@ -212,12 +213,13 @@ def parse_paths(argv):
 
 def main(argv=None):
     paths = parse_paths(argv)
-    try:
+
+    def body():
         params = parse(FetchParams, section(load_params(), "fetch"), "params.yaml:fetch")
-        record = fetch(params, paths)
-    except (ParamsError, FetchError, OmniglotZipError, ImageSetError,
-            NpzError, ArchiveError, UnsafePickleError, DatasetError) as error:
-        sys.exit(f"fetch: {error}")
+        return fetch(params, paths)
+    record = run_stage("fetch", body, errors=(FetchError, OmniglotZipError, ImageSetError,
+                                              NpzError, ArchiveError, UnsafePickleError,
+                                              DatasetError))
     counts = record["counts"]
     print(f"fetch: {paths.out}: {record['source']} ({record['set']}), "
           f"{counts['train']} train / {counts['test']} test images")

@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from ruamel.yaml import YAML
+
+import pipeline.stage_runner
+import stages.fetch
+import stages.prepare
 
 from pipeline.data.course_file import read_course_file
 from pipeline.data.dataset_checks import DatasetError
@@ -274,6 +279,34 @@ def test_course_data_is_checked_before_anything_is_summed_or_written(tmp_path, e
         fetch(fetch_params(source="course"), paths)
     assert str(error.value).startswith(f"{paths.inbox / 'omniglot_12.npz'}: {message}")
     assert not paths.out.parent.exists()
+
+
+def interrupted(*args):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("module, args", [
+    (stages.fetch, ["--inbox", "i", "--course-set", "c", "--downloads", "d", "--out", "o",
+                    "--provenance", "p"]),
+    (stages.prepare, ["--course-file", "c", "--provenance", "p", "--out", "o", "--report", "r"]),
+])
+def test_ctrl_c_in_fetch_or_prepare_ends_with_one_line(monkeypatch, capsys, module, args):
+    monkeypatch.chdir(ROOT)
+    stage = module.__name__.split(".")[-1]
+    monkeypatch.setattr(module, stage, interrupted)
+    with pytest.raises(SystemExit) as stop:
+        module.main(args)
+    assert stop.value.code == 128 + signal.SIGINT
+    assert capsys.readouterr().err == f"{stage}: interrupted; no output was half-written\n"
+
+
+def test_sigterm_ends_a_stage_with_one_line(capsys):
+    def terminated():
+        raise SystemExit(128 + signal.SIGTERM)  # what atomic.exit_on_signal raises
+    with pytest.raises(SystemExit) as stop:
+        pipeline.stage_runner.run_stage("fetch", terminated)
+    assert stop.value.code == 143
+    assert capsys.readouterr().err == "fetch: terminated; no output was half-written\n"
 
 
 def run_stage(cwd, stage, *args):
