@@ -34,7 +34,7 @@ from stages.examples import ExamplesParams, examples_figure, render_examples
 from stages.fetch import CHECKSUMS, FetchError, FetchParams, FetchPaths, expected_checksums, fetch
 from stages.prepare import PrepareParams
 from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
-from tests.data_helpers import (RunsACommand, omniglot_zip, tiny_data,
+from tests.data_helpers import (RunsACommand, fetch_params, omniglot_zip, tiny_data,
                                 write_course_tar)
 
 
@@ -102,13 +102,6 @@ def test_unreachable_url_says_where_to_put_the_file(tmp_path, url, monkeypatch):
         download(url, target, 10, "0" * 32)
     assert f"could not download {url} to {target}" in str(error.value)
     assert not target.exists()
-
-
-def fetch_params(**changes):
-    """The repository's fetch section with the default source and set, whatever a user chose."""
-    values = section(load_params(ROOT / "params.yaml"), "fetch")
-    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
-    return parse(FetchParams, {**values, **defaults, **changes}, "params.yaml:fetch")
 
 
 def test_a_download_cut_short_mid_chunk_leaves_nothing(tmp_path, monkeypatch):
