@@ -3,8 +3,9 @@
 A stage's body raises the project's own errors (ParamsError, InputFileError,
 PreparedError, ...), whose messages already name the key or file and what was
 expected; run_stage turns them into `<stage>: <message>` on stderr and exit
-status 1, without a traceback. SIGTERM unwinds like Ctrl-C, so atomic writes
-remove their temp files; either ends with one line and the shell's status.
+status 1, without a traceback. SIGTERM unwinds like Ctrl-C (pipeline/atomic.py
+raises SystemExit(143) from its handler), so atomic writes remove their temp
+files; either ends with one line on stderr and the shell's status (143, 130).
 """
 import signal
 import sys
@@ -23,3 +24,7 @@ def run_stage(stage, body, errors=()):
     except KeyboardInterrupt:
         print(f"{stage}: interrupted; no output was half-written", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
+    except SystemExit as stop:
+        if stop.code == 128 + signal.SIGTERM:  # from atomic.exit_on_signal
+            print(f"{stage}: terminated; no output was half-written", file=sys.stderr)
+        raise

@@ -12,7 +12,6 @@ fetch.split says. fetch.source = course: the course's omniglot_12.npz or
 omniglot_12.pkl.tar placed in the inbox, read without running any pickled code.
 """
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +22,15 @@ from pipeline.data.checksums import file_digests
 from pipeline.data.course_archive import ArchiveError
 from pipeline.data.course_file import (ARRAYS, NPZ_NAME, TAR_NAME, array_checksums,
                                   read_course_file, write_course_npz)
-from pipeline.data.dataset_checks import DatasetError
+from pipeline.data.dataset_checks import DatasetError, check_course_arrays
 from pipeline.data.download import DownloadError, download
 from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
 from pipeline.data.npz_files import NpzError
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
-from pipeline.params import ParamsError, check_values, load_params, parse, section
+from pipeline.params import check_values, load_params, parse, section
+from pipeline.small_files import read_small_json
+from pipeline.stage_runner import run_stage
+from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
 
 ZIP_NAME = "images_background.zip"
@@ -36,6 +38,8 @@ MANIFEST = "omniglot_12_fall2024.csv"
 LABELS = "labels.txt"
 CHECKSUMS = "omniglot_12_fall2024.checksums.json"
 MIB = 1 << 20
+# The checksums file is about 1 KB (four arrays' shapes, dtypes and sha256).
+MAX_CHECKSUMS_BYTES = 1 << 20
 
 
 class FetchError(RuntimeError):
@@ -102,6 +106,8 @@ def from_course_file(params, paths):
         raise FetchError(f"fetch.source is 'course': expected {paths.inbox / NPZ_NAME} or "
                          f"{paths.inbox / TAR_NAME} (one of the two), found {found}")
     arrays = read_course_file(placed[0], params.max_input_mb * MIB)
+    # Before anything is summed or written: the output must hold exactly these values.
+    check_course_arrays(arrays, placed[0], MAX_CLASSES)
     sums = array_checksums(arrays)
     fall2024 = sums == expected_checksums(paths.course_set)
     record = {"source": "course", "input": {"path": str(placed[0]), **file_digests(placed[0])},
@@ -180,12 +186,12 @@ def placed_file(path):
 def expected_checksums(course_set):
     """{array name: sha256} from the course set's checksums file."""
     path = course_set / CHECKSUMS
+    expected = f"the course's checksums file with arrays.<name>.sha256 for {list(ARRAYS)}"
+    record = read_small_json(path, MAX_CHECKSUMS_BYTES, FetchError, expected)
     try:
-        arrays = json.loads(path.read_text(encoding="utf-8"))["arrays"]
-        return {name: arrays[name]["sha256"] for name in ARRAYS}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise FetchError(f"{path}: expected the course's checksums file with arrays."
-                         f"<name>.sha256 for {list(ARRAYS)} ({error})") from None
+        return {name: str(record["arrays"][name]["sha256"]) for name in ARRAYS}
+    except (KeyError, TypeError) as error:
+        raise FetchError(f"{path}: missing {error}; expected {expected}") from None
 
 
 def check_course_checksums(found, expected, zip_path):
@@ -207,12 +213,13 @@ def parse_paths(argv):
 
 def main(argv=None):
     paths = parse_paths(argv)
-    try:
+
+    def body():
         params = parse(FetchParams, section(load_params(), "fetch"), "params.yaml:fetch")
-        record = fetch(params, paths)
-    except (ParamsError, FetchError, OmniglotZipError, ImageSetError,
-            NpzError, ArchiveError, UnsafePickleError, DatasetError) as error:
-        sys.exit(f"fetch: {error}")
+        return fetch(params, paths)
+    record = run_stage("fetch", body, errors=(FetchError, OmniglotZipError, ImageSetError,
+                                              NpzError, ArchiveError, UnsafePickleError,
+                                              DatasetError))
     counts = record["counts"]
     print(f"fetch: {paths.out}: {record['source']} ({record['set']}), "
           f"{counts['train']} train / {counts['test']} test images")

@@ -9,7 +9,6 @@ The file is read without trusting its headers (pipeline/data/npz_files.py), chec
 say, and written with its class names. Nothing is written unless every check passed.
 """
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,8 +21,9 @@ from pipeline.data.course_file import ARRAYS, read_course_file
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import NpzError
 from pipeline.data.pixel_encoding import encode_images
-from pipeline.params import ParamsError, load_params, parse, section
+from pipeline.params import load_params, parse, section
 from pipeline.small_files import read_small_json
+from pipeline.stage_runner import run_stage
 from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
                                save_prepared)
 
@@ -45,7 +45,10 @@ class PrepareParams:
 def prepare(params, course_file, provenance, out, report_path):
     """Validate `course_file`, write `out` and `report_path`; returns the report dict."""
     record = read_provenance(provenance)
-    digests = file_digests(course_file)
+    try:
+        digests = file_digests(course_file)
+    except FileNotFoundError:
+        raise ProvenanceError(f"{course_file}: not found; run `dvc repro fetch`") from None
     if digests["sha256"] != record["output"]["sha256"]:
         raise ProvenanceError(f"{provenance} describes a file with sha256 "
                               f"{record['output']['sha256']}, but {course_file} has "
@@ -86,10 +89,18 @@ def read_provenance(path):
                              "the fetch stage's record; run `dvc repro fetch`")
     if not (isinstance(record, dict) and "source" in record and isinstance(record.get("set"), str)
             and isinstance(record.get("output"), dict) and "sha256" in record["output"]
-            and isinstance(record.get("class_names") or [], list)):
+            and known_class_names(record.get("class_names"))):
         raise ProvenanceError(f"{path}: expected the fetch stage's record with 'source', "
-                              f"'set', 'output.sha256' and 'class_names'; run `dvc repro fetch`")
+                              f"'set', 'output.sha256' and 'class_names' (null, or 1.."
+                              f"{MAX_CLASSES} distinct names); run `dvc repro fetch`")
     return record
+
+
+def known_class_names(names):
+    """None (fetch read a file whose alphabets are unknown) or 1..MAX_CLASSES distinct strings."""
+    return names is None or (isinstance(names, list) and 1 <= len(names) <= MAX_CLASSES
+                             and all(isinstance(name, str) for name in names)
+                             and len(set(names)) == len(names))
 
 
 def data_report(dataset, record, params):
@@ -125,13 +136,11 @@ def main(argv=None):
     for name in ("course-file", "provenance", "out", "report"):
         parser.add_argument(f"--{name}", type=Path, required=True)
     args = parser.parse_args(argv)
-    try:
+
+    def body():
         params = parse(PrepareParams, section(load_params(), "prepare"), "params.yaml:prepare")
-        report = prepare(params, args.course_file, args.provenance, args.out, args.report)
-    except (ParamsError, ProvenanceError, NpzError, DatasetError) as error:
-        sys.exit(f"prepare: {error}")
-    except FileNotFoundError as error:
-        sys.exit(f"prepare: {error.filename}: not found; run `dvc repro fetch`")
+        return prepare(params, args.course_file, args.provenance, args.out, args.report)
+    report = run_stage("prepare", body, errors=(ProvenanceError, NpzError, DatasetError))
     print(f"prepare: {args.out}: {report['train']['images']} train / "
           f"{report['test']['images']} test images, {report['num_classes']} classes, "
           f"{report['pixels']['encoding']} pixels")

@@ -4,11 +4,16 @@ import os
 import pickle
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
+from pipeline.params import load_params, parse, section
+from stages.fetch import FetchParams
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_ALPHABETS = {
     "images_background_small1.zip": ["Balinese", "Early_Aramaic", "Greek", "Korean", "Latin"],
@@ -16,6 +21,13 @@ SMALL_ALPHABETS = {
                                      "Tagalog"],
 }
 SMALL_CHARACTERS = {"images_background_small1.zip": 136, "images_background_small2.zip": 156}
+
+
+def fetch_params(**changes):
+    """The repository's fetch section with the default source and set, whatever a user chose."""
+    values = section(load_params(ROOT / "params.yaml"), "fetch")
+    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
+    return parse(FetchParams, {**values, **defaults, **changes}, "params.yaml:fetch")
 
 
 class RunsACommand:

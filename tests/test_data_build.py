@@ -8,20 +8,21 @@ from pipeline.data.course_file import array_checksums, read_course_file
 from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
-from pipeline.params import load_params, parse, section
-from stages.fetch import FetchParams, FetchPaths, fetch
-from tests.conftest import ROOT, SYNTHETIC_ALPHABETS
-from tests.data_helpers import SMALL_ALPHABETS, SMALL_CHARACTERS, omniglot_zip, png_bytes
+from stages.fetch import FetchPaths, fetch
+from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, require
+from tests.data_helpers import (SMALL_ALPHABETS, SMALL_CHARACTERS, fetch_params, omniglot_zip,
+                                png_bytes)
 
 COURSE_SET = ROOT / "data/course_fall2024"
-SHARED_CHECKSUMS = ROOT.parent / "shared/data/course/omniglot_12_fall2024.checksums.json"
+SHARED_COURSE = ROOT.parent / "shared/data/course"
 
 
-def fetch_params(**changes):
-    """The repository's fetch section with the default source and set, whatever a user chose."""
-    values = section(load_params(ROOT / "params.yaml"), "fetch")
-    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
-    return parse(FetchParams, {**values, **defaults, **changes}, "fetch")
+@pytest.fixture(scope="session")
+def shared_course():
+    """The team's record of the course's Fall 2024 file (manifest, checksums)."""
+    require((SHARED_COURSE / "omniglot_12_fall2024.checksums.json").is_file(),
+            f"{SHARED_COURSE}/omniglot_12_fall2024.checksums.json")
+    return SHARED_COURSE
 
 
 def build(zip_path, alphabets, split="character", test_characters=10, seed=0,
@@ -51,21 +52,21 @@ def fall2024_build(shared_omniglot, tmp_path_factory):
     return record, read_course_file(base / "out.npz", 1 << 30), base
 
 
-def test_default_build_is_the_courses_fall2024_file(fall2024_build):
+def test_default_build_is_the_courses_fall2024_file(fall2024_build, shared_course):
     record, arrays, _ = fall2024_build
     assert record["set"] == "fall2024" and record["counts"] == {"train": 6080, "test": 1520}
     assert arrays["trainX"].shape == (6080, PIXELS) and arrays["trainX"].dtype == np.bool_
     assert arrays["testY"].shape == (1520,) and arrays["testY"].dtype == np.int64
     assert record["class_names"] == read_labels(COURSE_SET / "labels.txt")
     # The checksums the team recorded from the course's own file, independent of our copy.
-    expected = json.loads(SHARED_CHECKSUMS.read_text())["arrays"]
+    expected = json.loads(
+        (shared_course / "omniglot_12_fall2024.checksums.json").read_text())["arrays"]
     assert array_checksums(arrays) == {name: expected[name]["sha256"] for name in expected}
 
 
-def test_project_copy_of_the_manifest_matches_the_teams_record():
-    shared = ROOT.parent / "shared/data/course"
+def test_project_copy_of_the_manifest_matches_the_teams_record(shared_course):
     for name in ("omniglot_12_fall2024.csv", "omniglot_12_fall2024.checksums.json"):
-        assert (COURSE_SET / name).read_bytes() == (shared / name).read_bytes()
+        assert (COURSE_SET / name).read_bytes() == (shared_course / name).read_bytes()
 
 
 def test_fall2024_rebuild_is_byte_identical(fall2024_build, shared_omniglot, tmp_path):
@@ -105,10 +106,14 @@ def test_a_zip_without_an_image_of_the_manifest_names_it(tmp_path):
     ("train,Klingon,1,1", "'train,Klingon,1,1'"),
     ("train,Latin,x,1", "'train,Latin,x,1'"),
     ("test,Latin,1,21", "'test,Latin,1,21'"),
+    ("train,Latin,²,1", "'train,Latin,²,1'"),
+    ("train,Latin,1,٣", "'train,Latin,1,٣'"),
+    ("train,Latin," + "1" * 5000 + ",1", "'train,Latin,1111"),
 ])
 def test_a_malformed_manifest_row_names_its_line(tmp_path, row, problem):
     manifest = tmp_path / "m.csv"
-    manifest.write_text(f"split,alphabet,character,drawer\ntrain,Latin,1,1\n{row}\n")
+    manifest.write_text(f"split,alphabet,character,drawer\ntrain,Latin,1,1\n{row}\n",
+                        encoding="utf-8")
     with pytest.raises(ImageSetError, match=f"{manifest}:3: .*{problem}"):
         read_manifest(manifest, ["Latin", "Greek"])
 

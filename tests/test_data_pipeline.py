@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,16 +20,21 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
+import pipeline.stage_runner
+import stages.fetch
+import stages.prepare
+
 from pipeline.data.course_file import read_course_file
+from pipeline.data.dataset_checks import DatasetError
 from pipeline.data.download import DownloadError, download
-from pipeline.data.npz_files import write_npz
+from pipeline.data.npz_files import NpzError, write_npz
 from pipeline.params import ParamsError, load_params, parse, section
 from pipeline.data.prepared import Dataset
 from stages.examples import ExamplesParams, examples_figure, render_examples
-from stages.fetch import FetchError, FetchParams, FetchPaths, fetch
+from stages.fetch import CHECKSUMS, FetchError, FetchParams, FetchPaths, expected_checksums, fetch
 from stages.prepare import PrepareParams
 from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
-from tests.data_helpers import (RunsACommand, omniglot_zip, tiny_data,
+from tests.data_helpers import (RunsACommand, fetch_params, omniglot_zip, tiny_data,
                                 write_course_tar)
 
 
@@ -98,11 +104,35 @@ def test_unreachable_url_says_where_to_put_the_file(tmp_path, url, monkeypatch):
     assert not target.exists()
 
 
-def fetch_params(**changes):
-    """The repository's fetch section with the default source and set, whatever a user chose."""
-    values = section(load_params(ROOT / "params.yaml"), "fetch")
-    defaults = {"source": "omniglot", "set": "fall2024", "max_input_mb": 2048}
-    return parse(FetchParams, {**values, **defaults, **changes}, "params.yaml:fetch")
+def test_a_download_cut_short_mid_chunk_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():  # one chunk of 16 bytes, then a chunk announced as 256 that never comes
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"10\r\n0123456789abcdef\r\n100\r\nshort")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    target = tmp_path / "data" / "images.zip"
+    with server, pytest.raises(DownloadError, match=f"could not download .* to {target} "
+                                                    f"\\(IncompleteRead"):
+        download(f"http://127.0.0.1:{server.getsockname()[1]}/x.zip", target, 1000, "0" * 32)
+    thread.join(5)
+    assert list(target.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"[" * 100_000, "not readable JSON"),
+    (b" " * ((1 << 20) + 1), "larger than 1048576 bytes"),
+    (b'{"arrays": {"trainX": {}}}', "missing 'sha256'; expected the course's checksums file"),
+])
+def test_a_broken_checksums_file_is_a_one_line_error(tmp_path, content, expected):
+    (tmp_path / CHECKSUMS).write_bytes(content)
+    with pytest.raises(FetchError, match=f"{tmp_path / CHECKSUMS}: {expected}"):
+        expected_checksums(tmp_path)
 
 
 def fetch_paths(tmp_path):
@@ -204,7 +234,7 @@ def test_a_symbolic_link_in_the_inbox_is_refused(tmp_path, name, source):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda arrays: arrays.update(trainX=np.array([object()] * 3)),
-     "trainX.npy: dtype object holds Python objects"),
+     "trainX.npy: dtype object; expected bool, integer, float or text"),
     (lambda arrays: arrays.update(extra=np.zeros(2)), "expected arrays ['testX', 'testY', "
                                                       "'trainX', 'trainY'], found members"),
     (lambda arrays: arrays.pop("testY"), "expected arrays"),
@@ -214,11 +244,62 @@ def test_a_bad_course_npz_names_the_file_and_writes_nothing(tmp_path, edit, mess
     arrays = course_arrays()
     edit(arrays)
     np.savez(paths.inbox / "omniglot_12.npz", **arrays)
-    with pytest.raises(Exception) as error:
+    with pytest.raises(NpzError) as error:
         fetch(fetch_params(source="course"), paths)
     assert str(error.value).startswith(str(paths.inbox / "omniglot_12.npz"))
     assert message in str(error.value)
     assert not paths.out.parent.exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    # astype(int64) used to turn 0.7 into 0 and parse text labels.
+    (lambda arrays: arrays.update(trainY=arrays["trainY"] + 0.7),
+     "trainY: expected integer labels, found dtype float64"),
+    (lambda arrays: arrays.update(testY=arrays["testY"].astype("U3")),
+     "testY: expected integer labels, found dtype <U3"),
+    (lambda arrays: arrays.update(trainY=arrays["trainY"].astype(np.uint64) + np.uint64(2 ** 63)),
+     "trainY: expected labels in 0..999 (1000 classes), found values in 9223372036854775808.."),
+    (lambda arrays: arrays.update(trainX=arrays["trainX"] * 0.5),
+     "trainX: expected pixels of exactly 0 or 1 (the course's format), found other values"),
+])
+def test_course_data_is_checked_before_anything_is_summed_or_written(tmp_path, edit,
+                                                                      message):
+    paths = fetch_paths(tmp_path)
+    arrays = course_arrays()
+    edit(arrays)
+    np.savez(paths.inbox / "omniglot_12.npz", **arrays)
+    with pytest.raises(DatasetError) as error:
+        fetch(fetch_params(source="course"), paths)
+    assert str(error.value).startswith(f"{paths.inbox / 'omniglot_12.npz'}: {message}")
+    assert not paths.out.parent.exists()
+
+
+def interrupted(*args):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("module, args", [
+    (stages.fetch, ["--inbox", "i", "--course-set", "c", "--downloads", "d", "--out", "o",
+                    "--provenance", "p"]),
+    (stages.prepare, ["--course-file", "c", "--provenance", "p", "--out", "o", "--report", "r"]),
+])
+def test_ctrl_c_in_fetch_or_prepare_ends_with_one_line(monkeypatch, capsys, module, args):
+    monkeypatch.chdir(ROOT)
+    stage = module.__name__.split(".")[-1]
+    monkeypatch.setattr(module, stage, interrupted)
+    with pytest.raises(SystemExit) as stop:
+        module.main(args)
+    assert stop.value.code == 128 + signal.SIGINT
+    assert capsys.readouterr().err == f"{stage}: interrupted; no output was half-written\n"
+
+
+def test_sigterm_ends_a_stage_with_one_line(capsys):
+    def terminated():
+        raise SystemExit(128 + signal.SIGTERM)  # what atomic.exit_on_signal raises
+    with pytest.raises(SystemExit) as stop:
+        pipeline.stage_runner.run_stage("fetch", terminated)
+    assert stop.value.code == 143
+    assert capsys.readouterr().err == "fetch: terminated; no output was half-written\n"
 
 
 def run_stage(cwd, stage, *args):

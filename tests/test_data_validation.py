@@ -234,6 +234,14 @@ def test_load_prepared_missing_or_broken_file(tmp_path, content):
     (b"[" * 100_000, "not readable JSON"),
     (b" " * ((1 << 20) + 1), "larger than 1048576 bytes"),
     (b'{"source": "course", "output": {"sha256": "ab"}}', "with 'source', 'set', "),
+    # class_names must be null or distinct strings: a nested list or a repeat would
+    # reach the prepared file's class names.
+    (b'{"source": "course", "set": "unknown", "output": {"sha256": "ab"}, '
+     b'"class_names": [["a", "b"], ["c"]]}', "'class_names' \\(null, or 1..1000 distinct"),
+    (b'{"source": "course", "set": "unknown", "output": {"sha256": "ab"}, '
+     b'"class_names": ["a", "a"]}', "'class_names' \\(null"),
+    (b'{"source": "course", "set": "unknown", "output": {"sha256": "ab"}, '
+     b'"class_names": [1, null]}', "'class_names' \\(null"),
 ])
 def test_a_broken_provenance_record_is_a_one_line_error(tmp_path, content, expected):
     path = tmp_path / "source.json"

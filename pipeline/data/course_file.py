@@ -6,15 +6,16 @@ offerings as omniglot_12.pkl.tar, a tar holding the pickle of
 running any pickled code; the fetch stage writes the Fall 2024 format.
 """
 import hashlib
+from zipfile import ZIP_DEFLATED, ZIP_STORED
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.data.course_archive import read_course_archive
-from pipeline.data.dataset_checks import check_structure, fail_with
-from pipeline.data.npz_files import read_npz, write_npz
+from pipeline.data.dataset_checks import NAMES, DatasetError, check_structure, fail_with, is_binary
+from pipeline.data.npz_files import NpzError, read_npz, write_npz
 
-ARRAYS = ("trainX", "trainY", "testX", "testY")
+ARRAYS = sum(NAMES, ())  # trainX, trainY, testX, testY
 NPZ_NAME = "omniglot_12.npz"
 TAR_NAME = "omniglot_12.pkl.tar"
 
@@ -23,24 +24,37 @@ def read_course_file(path, max_member_bytes):
     """{trainX, trainY, testX, testY} from an .npz or a .pkl.tar, chosen by the file's name."""
     path = Path(path)
     if path.name.endswith(".npz"):
-        return read_npz(path, ARRAYS, max_member_bytes)
+        check_size(path, max_member_bytes)
+        # np.savez_compressed deflates; what the course ships may be either.
+        return read_npz(path, ARRAYS, max_member_bytes, (ZIP_STORED, ZIP_DEFLATED))
     (train_x, train_y), (test_x, test_y) = check_structure(
         read_course_archive(path, max_member_bytes), fail_with(path))
     return dict(zip(ARRAYS, (train_x, train_y, test_x, test_y)))
 
 
+def check_size(path, max_bytes):
+    """Refuse an npz larger than max_bytes (the tar reader checks its own file)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NpzError(f"{path}: not found") from None
+    if size > max_bytes:
+        raise NpzError(f"{path}: {size} bytes, more than the limit of "
+                       f"{max_bytes / (1 << 20):g} MiB (fetch.max_input_mb)")
+
+
 def write_course_npz(path, arrays):
-    """The Fall 2024 format: X as bool (pixels must be 0 or 1), Y as int64; byte-stable."""
+    """The Fall 2024 format: X as bool, Y as int64; byte-stable. The arrays must have
+    passed check_course_arrays: this only refuses, naming `path`, what it cannot hold."""
     out = {}
     for name in ARRAYS:
         array = np.asarray(arrays[name])
-        if name.endswith("X"):
-            if not is_zero_one(array):
-                raise ValueError(f"{name}: the course's format holds 0/1 pixels only")
-            array = array.astype(bool)
-        else:
-            array = array.astype(np.int64)
-        out[name] = array
+        if name.endswith("X") and not is_binary(array):
+            raise DatasetError(f"{path}: {name}: the course's format holds 0/1 pixels only")
+        if name.endswith("Y") and not np.issubdtype(array.dtype, np.integer):
+            raise DatasetError(f"{path}: {name}: expected integer labels, found dtype "
+                               f"{array.dtype}")
+        out[name] = array.astype(bool if name.endswith("X") else np.int64)
     write_npz(path, out)
 
 
@@ -53,18 +67,10 @@ def array_checksums(arrays):
     for name in ARRAYS:
         array = np.asarray(arrays[name])
         if name.endswith("X"):
-            array = array.astype(np.uint8) if is_zero_one(array) else None
+            array = array.astype(np.uint8) if is_binary(array) else None
         else:
             array = array.astype(np.int64) if np.issubdtype(array.dtype, np.integer) else None
         sums[name] = (None if array is None
                       else hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
     return sums
 
-
-def is_zero_one(array):
-    """True when every value of a numeric array is exactly 0 or 1."""
-    if array.dtype == np.bool_ or array.size == 0:
-        return True
-    if np.issubdtype(array.dtype, np.integer):
-        return bool(array.min() >= 0 and array.max() <= 1)
-    return bool(np.all((array == 0) | (array == 1)))

@@ -39,6 +39,20 @@ def to_dataset(data, class_names, source):
                    class_names=tuple(class_names))
 
 
+def check_course_arrays(arrays, source, max_classes):
+    """{trainX, trainY, testX, testY} as the course's format can hold them: 0/1 pixels and
+    integer labels in 0..max_classes-1; DatasetError naming `source` and the array."""
+    fail = fail_with(source)
+    data = tuple((arrays[x_name], arrays[y_name]) for x_name, y_name in NAMES)
+    check_structure(data, fail)
+    for (x_name, y_name), (x, y) in zip(NAMES, data):
+        check_images(x, x_name, fail)
+        if not is_binary(x):
+            fail(f"{x_name}: expected pixels of exactly 0 or 1 (the course's format), "
+                 f"found other values in [0, 1]")
+        check_labels(y, y_name, len(x), x_name, max_classes, fail)
+
+
 def fail_with(source):
     def fail(message):
         raise DatasetError(f"{source}: {message}")
@@ -97,7 +111,9 @@ def check_labels(y, name, count, x_name, num_classes, fail):
 
 
 def is_binary(x):
-    """True when every pixel of x (N, 11025) is exactly 0 or 1."""
-    if x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer):
-        return True  # already checked to lie within [0, 1]
+    """True when every value of the numeric array x is exactly 0 or 1."""
+    if x.dtype == np.bool_ or x.size == 0:
+        return True
+    if np.issubdtype(x.dtype, np.integer):
+        return bool(x.min() >= 0 and x.max() <= 1)
     return bool(np.all((x == 0) | (x == 1)))

@@ -4,6 +4,7 @@ The target appears only when both checks pass; a failed or interrupted download
 leaves nothing behind.
 """
 import hashlib
+import http.client
 import socket
 import sys
 import urllib.error
@@ -27,7 +28,7 @@ def download(url, target, expected_bytes, expected_md5, stream=None):
     target, stream = Path(target), stream or sys.stderr
     try:
         response = urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         raise DownloadError(unreachable(url, target, error)) from None
     with response, atomic_path(target) as temp:
         size, md5 = copy_verified(response, temp, expected_bytes, url, target, stream)
@@ -48,7 +49,8 @@ def copy_verified(response, temp, expected_bytes, url, target, stream):
         while True:
             try:
                 chunk = response.read(CHUNK)
-            except (OSError, socket.timeout) as error:
+            # IncompleteRead (a connection closed mid-body) is an HTTPException, not an OSError.
+            except (OSError, socket.timeout, http.client.HTTPException) as error:
                 raise DownloadError(unreachable(url, target, error)) from None
             if not chunk:
                 return size, md5.hexdigest()

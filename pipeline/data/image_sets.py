@@ -7,6 +7,7 @@ of a test character unseen in training).
 """
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ SPLITS = ("train", "test")
 # The whole Omniglot release holds 32,460 images; a manifest longer than that is not one.
 MAX_IMAGES = 32460
 MAX_MANIFEST_BYTES = 8 << 20
+NUMBER = re.compile(r"[0-9]{1,4}")
 
 
 class ImageSetError(ValueError):
@@ -71,8 +73,9 @@ def manifest_row(row, labels, where):
     if len(row) != len(MANIFEST_COLUMNS):
         raise ImageSetError(f"{where}: {len(row)} fields; {expected}")
     split, alphabet, character, drawer = row
-    if (split not in SPLITS or alphabet not in labels or not character.isdigit()
-            or not drawer.isdigit() or int(character) < 1
+    # ASCII digits, a few of them: isdigit() also takes '²' and 5000-digit numbers.
+    if (split not in SPLITS or alphabet not in labels or not NUMBER.fullmatch(character)
+            or not NUMBER.fullmatch(drawer) or int(character) < 1
             or not 1 <= int(drawer) <= DRAWERS):
         raise ImageSetError(f"{where}: {','.join(row)!r}: {expected}")
     return ImageRef(split, labels[alphabet], alphabet, int(character), int(drawer))

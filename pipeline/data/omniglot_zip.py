@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
+from pipeline.data.npz_files import ZIP_DAMAGE, check_entry_count
 from pipeline.data.prepared import IMAGE_SIDE
 
 CHARACTER_FOLDER = re.compile(r"character(\d+)")
@@ -53,17 +54,25 @@ def zip_index(zip_path):
 
 @contextlib.contextmanager
 def open_zip(zip_path):
-    """The open ZipFile; OmniglotZipError naming the file when it is missing or not a zip."""
+    """The open ZipFile; OmniglotZipError naming the file when it is missing, not a zip,
+    or lists more than MAX_ENTRIES entries (refused before zipfile parses them)."""
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            if len(archive.infolist()) > MAX_ENTRIES:
-                raise OmniglotZipError(f"{zip_path}: more than {MAX_ENTRIES} entries; "
-                                       f"expected an Omniglot zip")
-            yield archive
+        handle = open(zip_path, "rb")
     except FileNotFoundError:
         raise OmniglotZipError(f"{zip_path}: not found") from None
-    except zipfile.BadZipFile as error:
-        raise OmniglotZipError(f"{zip_path}: not a readable zip ({error})") from None
+    except OSError as error:
+        raise OmniglotZipError(f"{zip_path}: cannot be read ({error.strerror})") from None
+    with handle:
+        try:
+            check_entry_count(handle, zip_path, MAX_ENTRIES, OmniglotZipError)
+            archive = zipfile.ZipFile(handle)
+        except OmniglotZipError:
+            raise
+        except ZIP_DAMAGE as error:
+            raise OmniglotZipError(f"{zip_path}: not a readable zip "
+                                   f"({type(error).__name__}: {error})") from None
+        with archive:
+            yield archive
 
 
 def entry_of(index, ref, zip_path):
@@ -82,6 +91,9 @@ def index_drawings(archive, zip_path):
     roots = set()
     for entry in archive.infolist():
         parts = PurePosixPath(entry.filename).parts
+        if not parts:  # a damaged directory; is_dir() and is_junk() need a name
+            raise OmniglotZipError(f"{zip_path}: an entry with an empty name; expected "
+                                   f"<root>/<Alphabet>/characterNN/IIII_DD.png")
         if entry.is_dir() or is_junk(parts):
             continue
         if len(parts) != 4:
@@ -121,13 +133,19 @@ def decode_png(archive, entry, zip_path):
     if info.file_size > MAX_PNG_BYTES:
         raise OmniglotZipError(f"{zip_path}: {entry}: {info.file_size} bytes; "
                                f"expected a small 1-bit PNG")
+    if info.flag_bits & 0x1:
+        raise OmniglotZipError(f"{zip_path}: {entry}: encrypted; expected a plain PNG")
     try:
-        with Image.open(io.BytesIO(archive.read(entry))) as image:
+        data = archive.read(entry)
+    except ZIP_DAMAGE as error:
+        raise OmniglotZipError(f"{zip_path}: {entry}: not readable from the zip "
+                               f"({type(error).__name__}: {error})") from None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             found = (image.format, image.mode, image.size)
             # Decode only what has the expected header: never a huge declared size.
             pixels = np.asarray(image, dtype=np.uint8) if found == EXPECTED_PNG else None
-    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile,
-            Image.DecompressionBombError) as error:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise OmniglotZipError(f"{zip_path}: {entry}: not a readable PNG ({error})") from None
     if pixels is None:
         raise OmniglotZipError(f"{zip_path}: {entry}: expected a 1-bit "

@@ -8,17 +8,19 @@ globals at all.
 Nor may a file choose how much memory we spend. Before unpickling, every
 opcode is scanned: a length (BINBYTES8, BYTEARRAY8, FRAME, ...) larger than
 the bytes that follow, or a memo index far beyond the objects made so far, is
-refused, since the C unpickler allocates either before reading. During
+refused, since the C unpickler allocates either before reading; and a pickle
+of more than MAX_OPCODES opcodes is refused, since every opcode may create an
+object (4 MiB of EMPTY_DICT would be 4 million dicts, over 600 MiB). During
 unpickling, numpy's constructors are never called with the file's shapes: an
 array is only ever a view of bytes the pickle itself carried, of exactly the
 size its shape and dtype declare, and all arrays together may not exceed the
 pickle's own size.
 """
-import importlib
 import io
 import math
 import pickle
 import pickletools
+import struct
 
 import numpy as np
 
@@ -34,21 +36,23 @@ LATIN1_NAMES = {"latin1", "latin-1", "iso-8859-1", "iso8859-1"}
 DTYPE_KINDS = "biufcSU"
 MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT"}
 MAX_DEPTH = 16  # tuples and lists inside each other; the course nests 2 deep
+# A course pickle of four arrays takes under 200 opcodes, whatever the arrays' size
+# (each array's data is one opcode): this bounds the objects a pickle can make.
+MAX_OPCODES = 10_000
+
+
+# What a truncated or crafted pickle makes the unpickler (or numpy, given the pickle's
+# dtype codes and shapes) raise; anything else would be a bug of ours, left to surface.
+DAMAGE = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+          AttributeError, OverflowError, struct.error)
 
 
 class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asking for a global off the allow-list or for an array beyond the limits.
+    """A pickle that is truncated or corrupt, or asks for a global off the allow-list or
+    for an array beyond the limits.
 
     Nothing the file names was run and nothing it sized was allocated.
     """
-
-
-def numpy_core(submodule):
-    """numpy._core.<submodule> (NumPy 2; stubs in NumPy >= 1.26.1), else numpy.core.<submodule>."""
-    try:
-        return importlib.import_module(f"numpy._core.{submodule}")
-    except ImportError:
-        return importlib.import_module(f"numpy.core.{submodule}")
 
 
 def scan_opcodes(data, source):
@@ -58,6 +62,9 @@ def scan_opcodes(data, source):
     declared length larger than what remains fails there without allocating.
     """
     for count, (opcode, arg, position) in enumerate(pickletools.genops(data)):
+        if count >= MAX_OPCODES:
+            raise UnsafePickleError(f"{source}: refusing a pickle of more than {MAX_OPCODES} "
+                                    f"opcodes; a pickle of four arrays needs a few hundred")
         if opcode.name == "FRAME" and arg > len(data) - position:
             raise UnsafePickleError(f"{source}: refusing a frame of {arg} bytes at byte "
                                     f"{position}; only {len(data) - position} bytes follow")
@@ -113,6 +120,9 @@ class ArrayUnpickler(pickle.Unpickler):
         super().__init__(file, encoding="latin1")
         self.source, self.max_ndim = source, max_ndim
         self.max_bytes = self.budget = max_bytes
+        # id -> rebuilt object: a pickle may refer to one list many times (memo GET), and
+        # rebuilding each reference anew would grow exponentially with the nesting.
+        self.finished = {}
 
     def refuse(self, message):
         raise UnsafePickleError(f"{self.source}: {message}")
@@ -201,9 +211,15 @@ class ArrayUnpickler(pickle.Unpickler):
 
     def finish(self, obj, depth=0):
         """The loaded object with every pending array resolved; only arrays, tuples, lists,
-        dicts and plain scalars are allowed."""
+        dicts and plain scalars are allowed. Each object is rebuilt once, however often
+        it is referred to."""
         if depth > MAX_DEPTH:
             self.refuse(f"refusing containers nested more than {MAX_DEPTH} deep")
+        if id(obj) not in self.finished:
+            self.finished[id(obj)] = self.rebuild(obj, depth)
+        return self.finished[id(obj)]
+
+    def rebuild(self, obj, depth):
         if isinstance(obj, PendingArray):
             if obj.array is None:
                 self.refuse("refusing an array whose data never followed")
@@ -225,6 +241,12 @@ def load_arrays(data, source, max_ndim=32):
     Arrays are read-only views of `data`'s copies, at most max_ndim dimensions,
     together at most len(data) bytes.
     """
-    scan_opcodes(data, source)
-    unpickler = ArrayUnpickler(io.BytesIO(data), source, len(data), max_ndim)
-    return unpickler.finish(unpickler.load())
+    try:
+        scan_opcodes(data, source)
+        unpickler = ArrayUnpickler(io.BytesIO(data), source, len(data), max_ndim)
+        return unpickler.finish(unpickler.load())
+    except UnsafePickleError:
+        raise
+    except DAMAGE as error:
+        raise UnsafePickleError(f"{source}: truncated or corrupt pickle "
+                                f"({type(error).__name__}: {error})") from None
