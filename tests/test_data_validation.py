@@ -205,7 +205,9 @@ def test_full_size_prepared_round_trips(tmp_path):
                             "'train_y'], found members"),
     ({"train_y": np.zeros(12, np.int32)}, "train_y: expected (12,) int64, found (12,) int32"),
     ({"test_x": np.zeros((6, 11025), np.float64)},
-     "test_x: expected (N, 11025) uint8 or float32, found (6, 11025) float64"),
+     "test_x: expected (N, 11025) uint8 or float32 with N >= 1, found (6, 11025) float64"),
+    ({"test_x": np.zeros((0, 11025), np.uint8), "test_y": np.zeros(0, np.int64)},
+     "test_x: expected (N, 11025) uint8 or float32 with N >= 1, found (0, 11025) uint8"),
     ({"test_y": np.full(6, 7)}, "test_y: labels must be in 0..2, found 7..7"),
     ({"class_names": np.array([3])}, "class_names: expected 1..1000 strings"),
 ])

@@ -77,12 +77,12 @@ def checked_dataset(path, arrays):
 
 
 def check_split(path, split, x, y, num_classes):
-    if x.dtype not in PIXEL_DTYPES or x.ndim != 2 or x.shape[1] != PIXELS:
-        raise PreparedError(f"{path}: {split}_x: expected (N, {PIXELS}) uint8 or float32, "
-                            f"found {x.shape} {x.dtype}")
+    if x.dtype not in PIXEL_DTYPES or x.ndim != 2 or x.shape[1] != PIXELS or not len(x):
+        raise PreparedError(f"{path}: {split}_x: expected (N, {PIXELS}) uint8 or float32 "
+                            f"with N >= 1, found {x.shape} {x.dtype}")
     if y.dtype != LABEL_DTYPE or y.shape != (x.shape[0],):
         raise PreparedError(f"{path}: {split}_y: expected ({x.shape[0]},) int64, "
                             f"found {y.shape} {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
+    if y.min() < 0 or y.max() >= num_classes:
         raise PreparedError(f"{path}: {split}_y: labels must be in 0..{num_classes - 1}, "
                             f"found {y.min()}..{y.max()}")
