@@ -123,5 +123,5 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     assert grid["dvc_and_other_stages_seconds"] == 100 - grid["training_seconds"]
     if results["settings"]["threads"] > 1:  # the floors too were sampled between probes
         assert grid["watch"]["handoff"] > 0 and "floors between hand-off probes" in shown
-        assert 1 <= grid["watch"]["clean_samples"] <= 3 <= grid["watch"]["rounds"] <= 9
+        assert 0 <= grid["watch"]["clean_samples"] <= 3 <= grid["watch"]["rounds"] <= 9
     assert SimpleNamespace(**results["workers"]["portable"]).kernels in ("portable", "native")
