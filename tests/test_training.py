@@ -199,6 +199,7 @@ def test_results_do_not_depend_on_global_random_state(tmp_path):
     assert first.curves.read_bytes() == second.curves.read_bytes()
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # divergence is reported, not warned
 def test_a_huge_learning_rate_diverges_and_stops_early(tmp_path):
     # float32: the weights overflow to inf and the loss turns NaN (in float64 a ReLU
     # network's loss merely grows huge but stays finite for a long time).
