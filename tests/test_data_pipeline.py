@@ -240,15 +240,22 @@ def test_a_symbolic_link_in_the_inbox_is_refused(tmp_path, name, source):
     (lambda arrays: arrays.pop("testY"), "expected arrays"),
 ])
 def test_a_bad_course_npz_names_the_file_and_writes_nothing(tmp_path, edit, message):
+    paths, error = fetch_edited_course_npz(tmp_path, edit, NpzError)
+    assert error.startswith(str(paths.inbox / "omniglot_12.npz"))
+    assert message in error
+    assert not paths.out.parent.exists()
+
+
+def fetch_edited_course_npz(tmp_path, edit, refusal):
+    """(paths, message): fetch of a placed course npz whose arrays `edit` changed, which
+    must raise `refusal`."""
     paths = fetch_paths(tmp_path)
     arrays = course_arrays()
     edit(arrays)
     np.savez(paths.inbox / "omniglot_12.npz", **arrays)
-    with pytest.raises(NpzError) as error:
+    with pytest.raises(refusal) as error:
         fetch(fetch_params(source="course"), paths)
-    assert str(error.value).startswith(str(paths.inbox / "omniglot_12.npz"))
-    assert message in str(error.value)
-    assert not paths.out.parent.exists()
+    return paths, str(error.value)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -264,13 +271,8 @@ def test_a_bad_course_npz_names_the_file_and_writes_nothing(tmp_path, edit, mess
 ])
 def test_course_data_is_checked_before_anything_is_summed_or_written(tmp_path, edit,
                                                                       message):
-    paths = fetch_paths(tmp_path)
-    arrays = course_arrays()
-    edit(arrays)
-    np.savez(paths.inbox / "omniglot_12.npz", **arrays)
-    with pytest.raises(DatasetError) as error:
-        fetch(fetch_params(source="course"), paths)
-    assert str(error.value).startswith(f"{paths.inbox / 'omniglot_12.npz'}: {message}")
+    paths, error = fetch_edited_course_npz(tmp_path, edit, DatasetError)
+    assert error.startswith(f"{paths.inbox / 'omniglot_12.npz'}: {message}")
     assert not paths.out.parent.exists()
 
 
