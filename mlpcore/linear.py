@@ -66,7 +66,7 @@ class LinearMap(Transform):
         self._dW = np.zeros_like(self.W)
         self._db = np.zeros_like(self.b)
         self._momentum_W = np.zeros_like(self.W)
-        self.momentum_b = np.zeros_like(self.b)
+        self._momentum_b = np.zeros_like(self.b)
         self._dW_holds_sum = False  # else _dW's contents are stale and mean zero
         self._db_holds_sum = False
         self._pending = None        # (grad (outdim, B), x (indim, B)) not yet in _dW
@@ -91,9 +91,27 @@ class LinearMap(Transform):
         self._momentum_pair = None
         self._momentum_W = np.array(value, dtype=self.dtype, order="C")
 
+    @property
+    def momentum_b(self):
+        """G_M for b (outdim, 1)."""
+        return self._momentum_b
+
+    @momentum_b.setter
+    def momentum_b(self, value):
+        """A copy of value (outdim, 1), as this layer's dtype."""
+        value = np.asarray(value)
+        if value.shape != self.b.shape:
+            raise ValueError(f"momentum_b: expected shape {self.b.shape}, got {value.shape}")
+        self._momentum_b = np.array(value, dtype=self.dtype)
+
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""
-        self.x = as_float_array(x, self.dtype)
+        x = as_float_array(x, self.dtype)
+        if x.ndim != 2 or x.shape[0] != self.W.shape[1]:
+            # A 1-D x would broadcast against b (outdim, 1) into an (outdim, outdim) output.
+            raise ValueError(f"LinearMap.forward: expected x ({self.W.shape[1]}, B), "
+                             f"got shape {x.shape}")
+        self.x = x
         out = self.W @ self.x
         out += self.b
         return out
@@ -169,12 +187,12 @@ class LinearMap(Transform):
             self._update_weight_momentum()
             if not blas.subtract_scaled(self.W, self.lr, self.momentum_W):
                 self.W -= self.lr * self.momentum_W
-        scale_and_add(self.momentum_b, self.alpha, self.db)
-        self.b -= self.lr * self.momentum_b
+        scale_and_add(self._momentum_b, self.alpha, self.db)
+        self.b -= self.lr * self._momentum_b
         self._steps += 1
         if self.alpha and self._steps % self.FLUSH_EVERY == 0:
             flush_subnormals(self.momentum_W)
-            flush_subnormals(self.momentum_b)
+            flush_subnormals(self._momentum_b)
 
     def _step_weight_without_momentum(self):
         """With alpha 0 and one pending product: W -= lr * grad @ x.T as one GEMM.

@@ -148,6 +148,31 @@ def test_momentum_w_setter_rejects_another_shape(shape):
     assert layer.momentum_W is before
 
 
+@pytest.mark.parametrize("shape", [(3,), (1, 3), (3, 2)])
+def test_momentum_b_setter_rejects_another_shape_and_stores_a_copy(shape):
+    layer = LinearMap(6, 3, alpha=0.5, lr=1.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"expected shape \(3, 1\), got " + re.escape(str(shape))):
+        layer.momentum_b = np.ones(shape)
+    value = np.full((3, 1), 2.0)
+    layer.momentum_b = value
+    value[:] = 99.0  # the layer holds a copy
+    assert layer.momentum_b.dtype == np.float32
+    layer.forward(np.zeros((6, 1)))
+    layer.backward(np.zeros((3, 1)))
+    layer.step()  # momentum 0.5 * 2 + gradient 0 = 1, and b -= 1.0 * 1
+    np.testing.assert_array_equal(layer.momentum_b, 1.0)
+    np.testing.assert_array_equal(layer.b, -1.0)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 2), (5, 2, 1)])
+def test_forward_rejects_an_input_not_shaped_indim_by_batch(shape):
+    """A 1-D x used to broadcast against b (outdim, 1) into an (outdim, outdim) output."""
+    layer = LinearMap(5, 3)
+    with pytest.raises(ValueError, match=r"expected x \(5, B\), got shape " + re.escape(str(shape))):
+        layer.forward(np.ones(shape))
+    assert layer.x is None
+
+
 def test_momentum_w_setter_stores_a_c_ordered_copy_of_the_layers_dtype():
     rng = np.random.default_rng(6)
     layer = LinearMap(6, 3, alpha=0.0, lr=0.1, rng=rng, dtype=np.float32)
