@@ -84,5 +84,6 @@ def test_sigterm_and_ctrl_c_stop_a_training_stage_cleanly(tmp_path, signum):
     status, stderr = terminate(process, signum)
     assert status == 128 + signum
     assert "Traceback" not in stderr
-    assert temp_files(tmp_path) == []
+    # Stopped between epochs, before any output is written (a write cut short is the
+    # test above): nothing of the run exists, not even a directory.
     assert not (tmp_path / "runs").exists() and not (tmp_path / "models").exists()
