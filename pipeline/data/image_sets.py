@@ -19,6 +19,7 @@ MANIFEST_COLUMNS = ["split", "alphabet", "character", "drawer"]
 SPLITS = ("train", "test")
 # The whole Omniglot release holds 32,460 images; a manifest longer than that is not one.
 MAX_IMAGES = 32460
+MAX_SHOWN_ROW = 120  # characters of a bad manifest row quoted in its error
 MAX_MANIFEST_BYTES = 8 << 20
 NUMBER = re.compile(r"[0-9]{1,4}")
 
@@ -77,7 +78,10 @@ def manifest_row(row, labels, where):
     if (split not in SPLITS or alphabet not in labels or not NUMBER.fullmatch(character)
             or not NUMBER.fullmatch(drawer) or int(character) < 1
             or not 1 <= int(drawer) <= DRAWERS):
-        raise ImageSetError(f"{where}: {','.join(row)!r}: {expected}")
+        shown = ",".join(row)
+        if len(shown) > MAX_SHOWN_ROW:  # a field may be as long as the file allows
+            shown = shown[:MAX_SHOWN_ROW - 3] + "..."
+        raise ImageSetError(f"{where}: {shown!r}: {expected}")
     return ImageRef(split, labels[alphabet], alphabet, int(character), int(drawer))
 
 
