@@ -213,6 +213,39 @@ def test_a_huge_learning_rate_diverges_and_stops_early(tmp_path):
     assert all(np.isfinite(list(map(float, row.split(",")))).all() for row in rows)
 
 
+@pytest.mark.parametrize("diverging_epoch", [1, 3])
+def test_a_diverged_run_keeps_the_weights_of_its_last_finished_epoch(tmp_path, monkeypatch,
+                                                                      diverging_epoch):
+    """Its model file and confusion matrix are those its final metrics describe."""
+    from pipeline.training import loop
+    real_run_epoch = loop.run_epoch
+
+    def run_epoch(run, batch_size, epoch=0):
+        if epoch < diverging_epoch:
+            return real_run_epoch(run, batch_size, epoch)
+        for linear in run.model.linears:  # what an exploding epoch leaves behind
+            linear.W *= np.inf
+        return None
+
+    params = params_with({"epochs": 5})
+    finished = params_with({"epochs": diverging_epoch - 1})
+    monkeypatch.setattr(loop, "run_epoch", run_epoch)
+    diverged, result = run_into(tmp_path / "diverged", params)
+    assert (result.status, result.diverged_at_epoch) == ("diverged", diverging_epoch)
+    monkeypatch.setattr(loop, "run_epoch", real_run_epoch)
+    if diverging_epoch == 1:  # no epoch finished: the initial weights
+        model = loop.start_run(parse_experiment(params, "tiny").config, blobs()).model
+        assert all(np.array_equal(a, b) for a, b in zip(result.model.getWs(), model.getWs()))
+    else:
+        clean, _ = run_into(tmp_path / "clean", finished)
+        assert diverged.model.read_bytes() == clean.model.read_bytes()
+        assert ((diverged.run_dir / "confusion.json").read_bytes()
+                == (clean.run_dir / "confusion.json").read_bytes())
+        metrics = json.loads((diverged.run_dir / "metrics.json").read_text())
+        confusion = np.array(json.loads((diverged.run_dir / "confusion.json").read_text())["test"])
+        assert np.trace(confusion) / confusion.sum() == metrics["final_test_accuracy"]
+
+
 def test_training_learns_the_tiny_problem(tmp_path):
     params = params_with({"epochs": 15, "momentum": 0.5})
     _, result = run_into(tmp_path, params)

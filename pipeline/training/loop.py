@@ -18,9 +18,9 @@ EVAL_CHUNK = 2048  # images per inference pass: large enough for efficient GEMMs
 class Snapshot(NamedTuple):
     """Copies of a model's weights after the epoch `log`; mlp.save_params accepts it.
 
-    Ws: [(out, in)], bs: [(out, 1)], first layer first.
+    Ws: [(out, in)], bs: [(out, 1)], first layer first. log None: before any epoch.
     """
-    log: EpochLog
+    log: Optional[EpochLog]
     Ws: list
     bs: list
 
@@ -145,12 +145,15 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
           on_ready: Optional[Callable[[], None]] = None):
     """Train one configured network on a prepared dataset (see start_run for the seeding).
 
-    Stops early, with status "diverged", when a loss stops being finite. result.best
-    keeps a copy of the weights after the first epoch of highest test accuracy
-    (metrics' best_epoch). on_ready is called once the splits and model are built,
-    just before the first epoch; on_epoch after every finished epoch.
+    Stops early, with status "diverged", when a loss stops being finite; result.model
+    then holds the weights after the last finished epoch (the initial ones if none
+    finished), not the diverging epoch's. result.best keeps a copy of the weights
+    after the first epoch of highest test accuracy (metrics' best_epoch). on_ready is
+    called once the splits and model are built, just before the first epoch; on_epoch
+    after every finished epoch.
     """
     run = start_run(config, dataset)
+    last = Snapshot.of(run.model, None)  # the initial weights, until an epoch finishes
     if on_ready:
         on_ready()
     result = TrainingResult(run.model, test=run.test)
@@ -158,9 +161,13 @@ def train(config, dataset, on_epoch: Optional[Callable[[EpochLog], None]] = None
         log = run_epoch(run, config.batch_size, epoch)
         if log is None:
             result.status, result.diverged_at_epoch = "diverged", epoch
+            # The diverging epoch's steps left junk weights; the final model is the one
+            # the final metrics describe: after the last finished epoch.
+            run.model.loadparams(last.Ws, last.bs)
             break
+        last = Snapshot.of(run.model, log)
         if result.best is None or log.test_accuracy > result.best.log.test_accuracy:
-            result.best = Snapshot.of(run.model, log)
+            result.best = last
         result.curve.append(log)
         if on_epoch:
             on_epoch(log)
