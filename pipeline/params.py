@@ -26,6 +26,12 @@ SECTIONS = ("fetch", "prepare", "examples", "train", "experiments", "groups", "f
 # spaces or shell characters, and no leading '.' (hidden files) or '-' (options).
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 NAME_RULE = "1-100 letters, digits, '_', '-' or '.', not starting with '.' or '-'"
+# Experiment names also take no '.': dvc.yaml lists each run's param as
+# `experiments.${key}`, a path DVC splits at dots, so `two_lr0.01` would be a
+# param DVC cannot find (and `-S experiments.two_lr0.01.lr=...` would be ambiguous).
+EXPERIMENT_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}")
+EXPERIMENT_NAME_RULE = ("1-100 letters, digits, '_' or '-', not starting with '-' "
+                        "(no '.': DVC splits param names at dots)")
 
 
 class ParamsError(ValueError):
@@ -60,14 +66,19 @@ def check_sections(params, path=PARAMS_FILE):
                           f"among {list(SECTIONS)}")
 
 
-def check_name(name, where):
+def check_name(name, where, pattern=NAME_PATTERN, rule=NAME_RULE):
     """`name` if it may serve as a file name and a command-line word (NAME_RULE)."""
     if not isinstance(name, str):
         raise ParamsError(f"{where}: name {name!r} is a {type(name).__name__}; expected text "
-                          f"(quote it in YAML) of {NAME_RULE}")
-    if not NAME_PATTERN.fullmatch(name):
-        raise ParamsError(f"{where}: name {name!r} is not allowed; expected {NAME_RULE}")
+                          f"(quote it in YAML) of {rule}")
+    if not pattern.fullmatch(name):
+        raise ParamsError(f"{where}: name {name!r} is not allowed; expected {rule}")
     return name
+
+
+def check_experiment_name(name, where):
+    """`name` if it may also serve as a DVC param path component (EXPERIMENT_NAME_RULE)."""
+    return check_name(name, where, EXPERIMENT_NAME_PATTERN, EXPERIMENT_NAME_RULE)
 
 
 def experiment_names(params, path=PARAMS_FILE):
@@ -76,13 +87,13 @@ def experiment_names(params, path=PARAMS_FILE):
     if not isinstance(experiments, dict):
         raise ParamsError(f"{path}:experiments: expected a mapping of experiment names to "
                           f"settings, got {type(experiments).__name__}")
-    return [check_name(name, f"{path}:experiments") for name in experiments]
+    return [check_experiment_name(name, f"{path}:experiments") for name in experiments]
 
 
 def group_titles(params, path=PARAMS_FILE):
     """{group: title} from the `groups` section, names checked; {} when there is no section.
 
-    A group name may be written as a number (2.1) or a string ("2.1"); both mean "2.1".
+    A group name is text ("2.1"); a whole number (3) means its digits ("3").
     """
     groups = params.get("groups", {})
     if not isinstance(groups, dict):
@@ -98,8 +109,15 @@ def group_titles(params, path=PARAMS_FILE):
 
 
 def group_name(value, where):
-    """A group as text: YAML reads 2.1 as a number, "2.1" as a string."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    """A group as text: a whole number (YAML's 3) means "3"; 2.1 must be quoted.
+
+    YAML reads an unquoted 2.10 as the number 2.1, so the user's spelling is lost:
+    such a group is refused rather than silently merged into another.
+    """
+    if isinstance(value, float):
+        raise ParamsError(f"{where}: group {value!r} was read as a number; quote it in "
+                          f"YAML (\"2.10\" stays 2.10, unquoted it reads as 2.1)")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ParamsError(f"{where}: group {value!r} is not allowed; expected {NAME_RULE}")
     return str(value)
 

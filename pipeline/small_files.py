@@ -1,5 +1,6 @@
 """Reading a small text or JSON file written by a stage or a person, without trusting it."""
 import json
+import math
 
 
 def read_small_text(path, limit, error, what):
@@ -31,6 +32,14 @@ def refuse_constant(name):
     raise ValueError(f"{name} is not a finite number")
 
 
+def finite_float(text):
+    """json.loads' parse_float: 1e999 is valid JSON, but would read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
 def read_small_json(path, limit, error, what):
     """The JSON value in `path` (at most `limit` bytes); `error(message)` is raised otherwise.
 
@@ -39,6 +48,6 @@ def read_small_json(path, limit, error, what):
     """
     text = read_small_text(path, limit, error, what)
     try:
-        return json.loads(text, parse_constant=refuse_constant)
-    except (ValueError, RecursionError) as failure:  # bad syntax, NaN, or [[[[... nested
+        return json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
+    except (ValueError, RecursionError) as failure:  # bad syntax, NaN, 1e999, [[[[...
         raise error(f"{path}: not readable JSON ({failure}); expected {what}") from None

@@ -4,7 +4,7 @@
 """
 import sys
 
-from pipeline.params import ParamsError, check_name, load_params  # neither loads numpy
+from pipeline.params import ParamsError, check_experiment_name, load_params  # no numpy
 from pipeline.training import cpu_kernels
 
 
@@ -82,7 +82,7 @@ def main(argv=None):
     # The name first: a badly named experiment (say "-x" or "a b") would otherwise
     # reach argparse as an option or two words and fail obscurely.
     if argv and argv[0] not in ("-h", "--help"):
-        run_stage("train", lambda: check_name(argv[0], "params.yaml:experiments"))
+        run_stage("train", lambda: check_experiment_name(argv[0], "params.yaml:experiments"))
     params = run_stage("train", load_params)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", help="a key of `experiments` in params.yaml")

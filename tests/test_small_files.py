@@ -56,6 +56,8 @@ def test_every_reader_keeps_its_own_error(tmp_path, reader, error):
 @pytest.mark.parametrize("text, problem", [
     ('{"a": NaN}', "NaN is not a finite number"),
     ('{"a": -Infinity}', "-Infinity is not a finite number"),
+    ('{"a": 1e999}', "1e999 is not a finite number"),  # valid JSON, but it reads as inf
+    ('[-1.5e400]', "-1.5e400 is not a finite number"),
     ("[" * 100_000, "not readable JSON"),
     ('{"a": 1', "not readable JSON"),
 ])
