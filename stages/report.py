@@ -66,8 +66,9 @@ def main(argv=None):
 def report(args):
     params = load_params()
     section(params, "experiments"), section(params, "groups")  # both required here
-    runs = load_runs(experiment_names(params), args.runs, args.curves)
     data_report = read_data_report(args.data_report)
+    runs = load_runs(experiment_names(params), args.runs, args.curves,
+                     data_report["num_classes"])
     summary, markdown = build_report(runs, group_titles(params), data_report,
                                      args.figures, args.examples, args.report)
     write_json(args.summary, summary)

@@ -5,6 +5,7 @@ legend), then as files; the summary and report.md against hand-computed
 numbers. Accuracies are multiples of 1/8, so every delta is exact.
 """
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,8 @@ import stages.figures
 from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.training.runs import RunRecord, jitter_of_test_accuracy
 from pipeline.training.runs import run_metrics
-from pipeline.results.summary import summarize
+from pipeline.results.group_figures import group_figure
+from pipeline.results.summary import per_class, summarize
 from stages.figures import FigureParams, render_figures
 from stages.report import build_report
 from tests.test_training import result_of
@@ -354,6 +356,21 @@ def test_per_class_accuracy_of_the_best_run_comes_from_its_confusion_matrix(summ
          "most_confused_with": "Gamma", "confused_count": 3},
         {"class": "Gamma", "test_images": 4, "accuracy": 1.0,
          "most_confused_with": None, "confused_count": 0}]
+
+
+def test_per_class_names_the_first_class_on_ties():
+    run = make_run(make_config("tied", "2.1", [60]), two_epochs(0.5, 0.5, 0.5))
+    rows = per_class(dataclasses.replace(run, confusion=[[5, 3, 3], [0, 1, 0], [0, 0, 1]]),
+                     CLASS_NAMES)
+    assert (rows[0]["most_confused_with"], rows[0]["confused_count"]) == ("Beta", 3)
+
+
+def test_a_run_of_one_epoch_is_drawn_as_points(tmp_path):
+    runs = [make_run(make_config("short", "2.1", [60], epochs=1), two_epochs(0.5, 0.5, 0.5)[:1]),
+            make_run(make_config("long", "2.1", [150]), two_epochs(0.5, 0.5, 0.5))]
+    figure = group_figure(runs, "accuracy", "title")
+    markers = [line.get_marker() for line in figure.axes[0].get_lines()[:4]]
+    assert markers == ["o", "o", "None", "None"]  # train and test of each run
 
 
 def test_jitter_is_the_mean_step_of_test_accuracy_over_the_last_half():

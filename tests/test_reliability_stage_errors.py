@@ -119,6 +119,11 @@ RUN_FILE_DAMAGE = {
     "confusion not square": ("runs/a/confusion.json",
                              lambda p: write_json(p, {"test": [[1, 2]]}),
                              "runs/a/confusion.json: test: expected a square matrix"),
+    "confusion of other classes": ("runs/b/confusion.json",
+                                   lambda p: write_json(p, {"test": [[1, 0, 0], [0, 1, 0],
+                                                                     [0, 0, 1]]}),
+                                   "runs/b/confusion.json: test: expected 2x2 (the data's "
+                                   "classes), found 3x3"),
     "negative count": ("runs/b/confusion.json", lambda p: write_json(p, {"test": [[1, -1],
                                                                                 [0, 1]]}),
                        "runs/b/confusion.json: test: expected a square matrix of counts"),

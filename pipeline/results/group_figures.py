@@ -44,6 +44,7 @@ def group_figure(runs, metric, title):
         for split, style in (("train", "-"), ("test", "--")):
             values = [scale * getattr(log, f"{split}_{metric}") for log in run.curve]
             axes.plot(epochs, values, linestyle=style, color=colour, linewidth=1.4,
+                      marker="o" if len(epochs) == 1 else None,  # a lone point has no line
                       label=legend_label(run) if split == "train" else None)
     axes.set_xlabel("epoch")
     axes.set_ylabel(axis_label)

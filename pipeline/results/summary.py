@@ -91,7 +91,9 @@ def per_class(run, class_names):
     for label, (name, counts) in enumerate(zip(class_names, run.confusion)):
         total = sum(counts)
         others = [(n, other) for other, n in enumerate(counts) if other != label]
-        confused_count, confused_with = max(others, default=(0, None))
+        # The first class on ties: (count, -label) orders a lower label higher.
+        confused_count, negated = max(((n, -other) for n, other in others), default=(0, None))
+        confused_with = None if negated is None else -negated
         rows.append({"class": name, "test_images": total,
                      "accuracy": counts[label] / total if total else None,
                      "most_confused_with": class_names[confused_with] if confused_count else None,

@@ -238,30 +238,40 @@ def read_data_report(path):
     return report
 
 
-def read_confusion(path):
-    """confusion.json's "test": a square list of lists of counts, row = true class."""
+def read_confusion(path, num_classes=None):
+    """confusion.json's "test": a square list of lists of counts, row = true class.
+
+    num_classes: the data's class count (metrics/data.json), which the matrix must match.
+    """
     matrix = read_json(path).get("test")
     if not (isinstance(matrix, list) and matrix
             and all(isinstance(row, list) and len(row) == len(matrix)
                     and all(is_kind(n, INTEGER) and n >= 0 for n in row) for row in matrix)):
         raise InputFileError(f"{path}: test: expected a square matrix of counts >= 0; "
                              f"rerun the run's training stage")
+    if num_classes is not None and len(matrix) != num_classes:
+        raise InputFileError(f"{path}: test: expected {num_classes}x{num_classes} (the data's "
+                             f"classes), found {len(matrix)}x{len(matrix)}; rerun the run's "
+                             f"training stage")
     return matrix
 
 
-def load_run(name, runs_dir, curves_dir):
-    """The outputs of train@<name>: runs_dir/<name>/*.json and curves_dir/<name>.csv."""
+def load_run(name, runs_dir, curves_dir, num_classes=None):
+    """The outputs of train@<name>: runs_dir/<name>/*.json and curves_dir/<name>.csv.
+
+    num_classes: when given, the run's confusion matrix must be num_classes square.
+    """
     run_dir = Path(runs_dir) / name
     return RunRecord(name=name, config=read_config(run_dir / CONFIG, name),
                      metrics=read_metrics(run_dir / METRICS),
                      timing=check_fields(read_json(run_dir / TIMING), TIMING_FIELDS,
                                          run_dir / TIMING),
-                     confusion=read_confusion(run_dir / CONFUSION),
+                     confusion=read_confusion(run_dir / CONFUSION, num_classes),
                      curve=read_curve(Path(curves_dir) / f"{name}.csv"))
 
 
-def load_runs(names, runs_dir, curves_dir):
-    return [load_run(name, runs_dir, curves_dir) for name in names]
+def load_runs(names, runs_dir, curves_dir, num_classes=None):
+    return [load_run(name, runs_dir, curves_dir, num_classes) for name in names]
 
 
 def best_run(runs):
