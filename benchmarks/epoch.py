@@ -177,11 +177,15 @@ def grid_floor(args, runs_dir):
         config = experiment.config
         metrics = json.loads((runs_dir / name / "metrics.json").read_text())
         timing = json.loads((runs_dir / name / "timing.json").read_text())
-        key = (tuple(config.hidden), config.dtype, config.kernels, config.threads)
+        # A run may set its own batch_size, and the floor's GEMMs have the batch's shape.
+        key = (tuple(config.hidden), config.dtype, config.kernels, config.threads,
+               config.batch_size)
         if key not in floors:
-            worker_key = (config.kernels, config.threads)
+            worker_key = (config.kernels, config.threads, config.batch_size)
             if worker_key not in workers:
-                workers[worker_key] = Worker(config.kernels, config.threads, args.data_request)
+                workers[worker_key] = Worker(config.kernels, config.threads,
+                                             {**args.data_request,
+                                              "batch_size": config.batch_size})
             floors[key] = floor_samples(workers[worker_key], config, args.pairs)
         rows.append({"run": name, "epochs": metrics["epochs_run"],
                      "floor_epoch": floors[key]["min"],
