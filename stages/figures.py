@@ -61,8 +61,9 @@ def figures(args):
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
     section(params, "experiments"), section(params, "groups")  # both required here
+    names = experiment_names(params)  # bad names first, before any file is read
     class_names = read_data_report(args.data_report)["class_names"]
-    runs = load_runs(experiment_names(params), args.runs, args.curves, len(class_names))
+    runs = load_runs(names, args.runs, args.curves, len(class_names))
     render_figures(runs, group_titles(params), class_names, figure_params,
                    args.png, args.svg, args.tables)
 

@@ -66,9 +66,9 @@ def main(argv=None):
 def report(args):
     params = load_params()
     section(params, "experiments"), section(params, "groups")  # both required here
+    names = experiment_names(params)  # bad names first, before any file is read
     data_report = read_data_report(args.data_report)
-    runs = load_runs(experiment_names(params), args.runs, args.curves,
-                     data_report["num_classes"])
+    runs = load_runs(names, args.runs, args.curves, data_report["num_classes"])
     summary, markdown = build_report(runs, group_titles(params), data_report,
                                      args.figures, args.examples, args.report)
     write_json(args.summary, summary)

@@ -11,7 +11,7 @@ from typing import Literal
 from mlpcore import WEIGHT_INITS
 
 from pipeline.params import (ParamsError, check_experiment_name, check_name, check_values,
-                             experiment_names, group_name, parse, section)
+                             group_name, parse, section)
 
 # Upper bounds that keep one run within a few GiB on a 24 GiB machine shared by
 # a few runs: 8 layers of 4096 units hold at most 11025*4096 + 7*4096**2 +
@@ -82,13 +82,15 @@ def parse_defaults(params):
 
 def parse_experiment(params, name):
     """The named experiment, its values merged over the `train` defaults and checked."""
-    section(params, "experiments")
-    known = experiment_names(params)  # each checked: a numeric key is named as such
-    check_experiment_name(name, "params.yaml:experiments")
-    if name not in known:
+    experiments = section(params, "experiments")
+    if not isinstance(experiments, dict) or name not in experiments:
+        known = list(experiments) if isinstance(experiments, dict) else []
+        for key in known:  # a YAML number: name it as such, not as a missing experiment
+            if str(key) == name:
+                check_experiment_name(key, "params.yaml:experiments")
         raise ParamsError(f"params.yaml:experiments: no experiment named {name!r}; "
-                          f"known: {sorted(known)}")
-    experiments = params["experiments"]
+                          f"known: {sorted(known, key=str)}")
+    check_experiment_name(name, "params.yaml:experiments")
     where = f"params.yaml:experiments.{name}"
     overrides = experiments[name]
     if not isinstance(overrides, dict):
