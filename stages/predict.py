@@ -69,31 +69,37 @@ class Classifier(NamedTuple):
     encoding: Encoding
 
 
-def read_shape(config_path, run):
-    """(hidden sizes, dtype) of a run, from its config.json, within training's own limits."""
+def read_network(config_path, run):
+    """(hidden sizes, dropout, dtype) of a run, from its config.json, within training's limits.
+
+    The dropout matters at inference too: the course's ReLU scales its outputs by (1 - p).
+    """
     config = read_small_json(config_path, MAX_RECORD_BYTES, PredictError,
                              f"a run's config; is {run!r} a run of params.yaml `experiments`, "
                              f"trained (`dvc repro`) or pulled (`dvc pull`)?")
     hidden = config.get("hidden") if isinstance(config, dict) else None
     dtype = config.get("dtype") if isinstance(config, dict) else None
+    dropout = config.get("dropout") if isinstance(config, dict) else None
     if not (isinstance(hidden, list) and 1 <= len(hidden) <= MAX_HIDDEN_LAYERS
             and all(type(size) is int and 1 <= size <= MAX_HIDDEN_SIZE for size in hidden)
-            and dtype in ("float32", "float64")):
+            and dtype in ("float32", "float64")
+            and type(dropout) in (int, float) and 0 <= dropout < 1):
         raise PredictError(f"{config_path}: expected a run's config with 'hidden' (1-"
-                           f"{MAX_HIDDEN_LAYERS} sizes of 1-{MAX_HIDDEN_SIZE}) and 'dtype' "
-                           f"(float32 or float64), found {hidden!r:.60} and {dtype!r:.20}")
-    return hidden, np.dtype(dtype)
+                           f"{MAX_HIDDEN_LAYERS} sizes of 1-{MAX_HIDDEN_SIZE}), 'dropout' "
+                           f"(0 <= p < 1) and 'dtype' (float32 or float64), found "
+                           f"{hidden!r:.60}, {dropout!r:.20} and {dtype!r:.20}")
+    return hidden, float(dropout), np.dtype(dtype)
 
 
-def read_model(model_path, hidden, num_classes, dtype):
+def read_model(model_path, hidden, dropout, num_classes, dtype):
     """The MLP whose weights models/<run>.npz holds; no array larger than its layer read."""
     sizes = [IMAGE_SIDE * IMAGE_SIDE, *hidden, num_classes]
     names = [f"{kind}{i}" for i in range(len(sizes) - 1) for kind in "Wb"]
     largest = max(a * b for a, b in zip(sizes, sizes[1:])) * np.dtype(np.float64).itemsize
     try:
         arrays = read_npz(model_path, names, largest + NPY_HEADER_BYTES)
-        model = mlp.MLP(sizes[0], num_classes, hidden, rng=np.random.default_rng(0),
-                        dtype=dtype)
+        model = mlp.MLP(sizes[0], num_classes, hidden, dropout_probability=dropout,
+                        rng=np.random.default_rng(0), dtype=dtype)
         count = len(sizes) - 1
         model.loadparams([arrays[f"W{i}"] for i in range(count)],
                          [arrays[f"b{i}"] for i in range(count)])
@@ -107,11 +113,11 @@ def load_classifier(run, best=False, models=MODELS, runs=RUNS, data_report=DATA_
     """The trained network of `run`, ready for inference, with the data's encoding."""
     model_path = Path(models) / f"{run}.npz"
     model_path = best_model_path(model_path) if best else model_path
-    hidden, dtype = read_shape(Path(runs) / run / "config.json", run)
+    hidden, dropout, dtype = read_network(Path(runs) / run / "config.json", run)
     encoding = read_encoding(data_report)
     if not model_path.is_file():
         raise PredictError(f"{model_path}: not found; run `dvc pull` or `dvc repro`")
-    model = read_model(model_path, hidden, len(encoding.alphabets), dtype)
+    model = read_model(model_path, hidden, dropout, len(encoding.alphabets), dtype)
     return Classifier(model, dtype, encoding)
 
 

@@ -50,7 +50,7 @@ def made_run(tmp_path, monkeypatch):
     mlp.save_params(tmp_path / "models/r.npz", model)
     (tmp_path / "metrics/runs/r").mkdir(parents=True)
     (tmp_path / "metrics/runs/r/config.json").write_text(
-        json.dumps({"hidden": [8], "dtype": "float32"}))
+        json.dumps({"hidden": [8], "dropout": 0.0, "dtype": "float32"}))
     (tmp_path / "metrics/data.json").write_text(json.dumps(
         {"class_names": alphabets, "pixels": {"encoding": "stored", "order": "C"}}))
     monkeypatch.chdir(tmp_path)
@@ -75,6 +75,23 @@ def test_a_blank_1bit_png_gets_an_alphabet_and_a_probability(made_run, capsys):
     predict.main(["r", str(png(made_run / "blank.png"))])
     line = capsys.readouterr().out.strip()
     assert re.fullmatch(r".*blank\.png: A\d+ (0|1)\.\d{3}", line), line
+
+
+def test_a_dropout_run_is_predicted_with_its_inference_scale(made_run):
+    """The course's ReLU scales by (1 - p) at inference, as evaluation did in training."""
+    config = made_run / "metrics/runs/r/config.json"
+    config.write_text(json.dumps({"hidden": [8], "dropout": 0.5, "dtype": "float32"}))
+    images = (np.random.default_rng(2).random((4, SIDE, SIDE)) < 0.5).astype(np.uint8)
+    shown = predict.probabilities(predict.load_classifier("r"), images)
+    trained = mlp.MLP(SIDE * SIDE, 12, [8], dropout_probability=0.5, dtype=np.float32)
+    trained.loadparams(*mlp.load_params(made_run / "models/r.npz"))
+    logits = trained.forward(images.reshape(4, -1).T.astype(np.float32),
+                             train=False).astype(np.float64)
+    expected = np.exp(logits - logits.max(axis=0))
+    expected /= expected.sum(axis=0)
+    np.testing.assert_allclose(shown, expected, rtol=1e-6)
+    config.write_text(json.dumps({"hidden": [8], "dropout": 0.0, "dtype": "float32"}))
+    assert not np.allclose(predict.probabilities(predict.load_classifier("r"), images), shown)
 
 
 @pytest.mark.parametrize("make, expected", [
@@ -116,9 +133,11 @@ def test_files_cannot_choose_how_much_memory_predict_spends(made_run, capsys):
     deeply nested data report are refused before anything of their size is allocated."""
     image = str(png(made_run / "blank.png"))
     config = made_run / "metrics/runs/r/config.json"
-    config.write_text(json.dumps({"hidden": [10 ** 9], "dtype": "float32"}))
+    config.write_text(json.dumps({"hidden": [10 ** 9], "dropout": 0.0, "dtype": "float32"}))
     assert "config.json: expected a run's config with 'hidden'" in refusal(capsys, ["r", image])
-    config.write_text(json.dumps({"hidden": [8], "dtype": "float32"}))
+    config.write_text(json.dumps({"hidden": [8], "dropout": 1.0, "dtype": "float32"}))
+    assert "'dropout' (0 <= p < 1)" in refusal(capsys, ["r", image])
+    config.write_text(json.dumps({"hidden": [8], "dropout": 0.0, "dtype": "float32"}))
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
                                                   "shape": (10 ** 6, 10 ** 6)})
@@ -154,7 +173,8 @@ def network_on_prepared_row(project, run, model_file):
         x = prepared["test_x"][:1].T
     classes = len(json.loads((project.path / "metrics/data.json").read_text())["class_names"])
     config = json.loads((project.path / f"metrics/runs/{run}/config.json").read_text())
-    model = mlp.MLP(SIDE * SIDE, classes, config["hidden"], dtype=np.dtype(config["dtype"]))
+    model = mlp.MLP(SIDE * SIDE, classes, config["hidden"],
+                    dropout_probability=config["dropout"], dtype=np.dtype(config["dtype"]))
     model.loadparams(*mlp.load_params(project.path / "models" / model_file))
     logits = model.forward(x.astype(config["dtype"]), train=False)[:, 0].astype(np.float64)
     return np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
