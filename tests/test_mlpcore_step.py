@@ -82,6 +82,22 @@ def test_several_backward_calls_and_reads_before_the_step(update_path):
     np.testing.assert_allclose(layer.W, W, rtol=1e-12)
 
 
+@pytest.mark.parametrize("read_dw_first", [False, True])
+def test_without_momentum_several_backward_calls_all_reach_the_step(update_path, read_dw_first):
+    """alpha 0 folds the pending product straight into W: only when it is the only one."""
+    rng = np.random.default_rng(3)
+    layer = LinearMap(6, 4, alpha=0.0, lr=0.2, rng=rng)
+    W = layer.W.copy()
+    (x1, g1), (x2, g2) = batches(rng, 6, 4, 2)
+    for x, g in ((x1, g1), (x2, g2)):
+        layer.forward(x)
+        layer.backward(g)
+        if read_dw_first:
+            layer.dW
+    layer.step()
+    np.testing.assert_allclose(layer.W, W - 0.2 * (g1 @ x1.T + g2 @ x2.T), rtol=1e-12)
+
+
 def test_the_gradient_does_not_change_when_the_caller_reuses_its_array():
     rng = np.random.default_rng(2)
     layer = LinearMap(5, 2, rng=rng)
