@@ -209,6 +209,10 @@ def test_full_size_prepared_round_trips(tmp_path):
     ({"test_x": np.zeros((0, 11025), np.uint8), "test_y": np.zeros(0, np.int64)},
      "test_x: expected (N, 11025) uint8 or float32 with N >= 1, found (0, 11025) uint8"),
     ({"test_y": np.full(6, 7)}, "test_y: labels must be in 0..2, found 7..7"),
+    ({"test_y": np.full(6, 3)}, "test_y: labels must be in 0..2, found 3..3"),  # = classes
+    ({"train_y": np.zeros(11, np.int64)}, "train_y: expected (12,) int64, found (11,) int64"),
+    ({"test_x": np.zeros((6, 11025), np.float32)},
+     "train_x is uint8 but test_x is float32; expected the same dtype"),
     ({"class_names": np.array([3])}, "class_names: expected 1..1000 strings"),
 ])
 def test_load_prepared_refuses_foreign_files(tmp_path, update, message):

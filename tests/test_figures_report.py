@@ -15,10 +15,10 @@ from matplotlib.colors import to_rgba
 
 import stages.figures
 from pipeline.training.curves import EpochLog, curve_csv
-from pipeline.training.runs import RunRecord, jitter_of_test_accuracy
+from pipeline.training.runs import RunRecord, best_run, jitter_of_test_accuracy
 from pipeline.training.runs import run_metrics
 from pipeline.results.group_figures import group_figure
-from pipeline.results.summary import per_class, summarize
+from pipeline.results.summary import factor_of, per_class, summarize
 from stages.figures import FigureParams, render_figures
 from stages.report import build_report
 from tests.test_training import result_of
@@ -356,6 +356,23 @@ def test_per_class_accuracy_of_the_best_run_comes_from_its_confusion_matrix(summ
          "most_confused_with": "Gamma", "confused_count": 3},
         {"class": "Gamma", "test_images": 4, "accuracy": 1.0,
          "most_confused_with": None, "confused_count": 0}]
+
+
+@pytest.mark.parametrize("other", [{"seed": 1}, {"epochs": 3}, {"batch_size": 32},
+                                   {"dtype": "float64"}])
+def test_a_pair_differing_in_more_than_the_factor_is_no_effect(other):
+    base = make_config("base", "2.1", [60])
+    assert factor_of(base, {**base, "lr": 0.01}) == "lr"
+    assert factor_of(base, {**base, "lr": 0.01, **other}) is None
+
+
+def test_best_run_is_the_first_on_ties_and_an_empty_class_has_no_accuracy():
+    runs = [make_run(make_config(name, "2.1", [60]), two_epochs(0.5, 0.5, 0.5))
+            for name in ("first", "second")]
+    assert best_run(runs).name == "first"
+    rows = per_class(dataclasses.replace(runs[0], confusion=[[2, 0, 0], [0, 0, 0], [0, 1, 3]]),
+                     CLASS_NAMES)
+    assert rows[1]["accuracy"] is None and rows[1]["test_images"] == 0
 
 
 def test_per_class_names_the_first_class_on_ties():

@@ -94,6 +94,28 @@ def test_a_dropout_run_is_predicted_with_its_inference_scale(made_run):
     assert not np.allclose(predict.probabilities(predict.load_classifier("r"), images), shown)
 
 
+def test_probabilities_are_each_images_own_softmax_even_for_huge_logits(made_run):
+    classifier = predict.load_classifier("r")
+    for linear in classifier.model.linears:
+        linear.W *= 1e4  # logits of order 1e5: exp() would overflow without a shift
+    images = (np.random.default_rng(3).random((3, SIDE, SIDE)) < 0.5).astype(np.uint8)
+    probabilities = predict.probabilities(classifier, images)
+    assert probabilities.shape == (12, 3) and np.isfinite(probabilities).all()
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0)
+    for index in range(3):
+        np.testing.assert_allclose(probabilities[:, index],
+                                   predict.probabilities(classifier, images[index:index + 1])[:, 0])
+
+
+@pytest.mark.parametrize("pixels, order", [("stored", "C"), ("ink", "C"), ("ink", "F")])
+def test_images_are_encoded_as_training_encoded_them(pixels, order):
+    images = (np.random.default_rng(4).random((2, SIDE, SIDE)) < 0.5).astype(np.uint8)
+    x = predict.encode(images, predict.Encoding([], pixels, order), np.float32)
+    flat = np.stack([image.reshape(-1, order=order) for image in images], axis=1)
+    assert x.shape == (SIDE * SIDE, 2) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, 1 - flat if pixels == "ink" else flat)
+
+
 @pytest.mark.parametrize("make, expected", [
     (lambda d: png(d / "rgb.png", mode="RGB"), "expected a 1-bit 105x105 PNG"),
     (lambda d: png(d / "gray.png", mode="L"), "found PNG mode 'L'"),

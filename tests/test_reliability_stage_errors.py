@@ -92,6 +92,12 @@ RUN_FILE_DAMAGE = {
                               "runs/a/metrics.json: not readable JSON (maximum recursion"),
     "metrics not an object": ("runs/a/metrics.json", lambda p: p.write_text("[]"),
                               "runs/a/metrics.json: expected a JSON object, found list"),
+    "diverged without its epoch": ("runs/a/metrics.json", set_key("status", "diverged"),
+                                   "runs/a/metrics.json: status 'diverged' without "
+                                   "diverged_at_epoch"),
+    "best epoch as a boolean": ("runs/a/metrics.json", set_key("best_epoch", True),
+                                "runs/a/metrics.json: best_epoch: expected an integer, "
+                                "found True"),
     "unknown status": ("runs/a/metrics.json", set_key("status", "done"),
                        "runs/a/metrics.json: status: expected one of ['completed'"),
     "accuracy as text": ("runs/b/metrics.json", set_key("final_test_accuracy", "40%"),

@@ -82,6 +82,8 @@ def test_defaults_fill_what_an_experiment_leaves_out():
     ("init", "glorot", "init: 'glorot' is invalid; expected one of"),
     ("dtype", "float16", "dtype: 'float16' is not one of"),
     ("lr", "fast", "lr: expected a number, got 'fast'"),
+    ("lr", True, "lr: expected a number, got True"),  # YAML's `true` is no 1.0
+    ("epochs", True, "epochs: expected an integer, got True"),
     ("hidden", 60, "hidden: expected a list, got 60"),
     ("batch_size", 6.5, "batch_size: expected an integer"),
 ])
@@ -90,6 +92,13 @@ def test_invalid_values_name_the_experiment_and_key(key, value, message):
         parse_experiment(params_with({key: value}), "tiny")
     assert f"experiments.tiny.{key}" in str(error.value) or "experiments.tiny" in str(error.value)
     assert message in str(error.value)
+
+
+def test_a_missing_default_is_named():
+    params = params_with()
+    del params["train"]["seed"]
+    with pytest.raises(ParamsError, match=r"params.yaml:train: missing key\(s\) \['seed'\]"):
+        parse_experiment(params, "tiny")
 
 
 def test_unknown_keys_are_rejected_in_experiments_and_defaults():
