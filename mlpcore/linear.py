@@ -12,6 +12,15 @@ def as_float_array(x, dtype):
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def shaped_copy(value, like, name):
+    """A C-ordered copy of value with like's shape and dtype; ValueError naming `name` if
+    value's shape differs (so a wrong shape is not silently broadcast)."""
+    value = np.asarray(value)
+    if value.shape != like.shape:
+        raise ValueError(f"{name}: expected shape {like.shape}, got {value.shape}")
+    return np.array(value, dtype=like.dtype, order="C")
+
+
 class LinearMap(Transform):
     """y = W x + b on column-stacked batches.
 
@@ -85,11 +94,8 @@ class LinearMap(Transform):
     @momentum_W.setter
     def momentum_W(self, value):
         """A copy of value (outdim, indim), as this layer's dtype, C-ordered for BLAS."""
-        value = np.asarray(value)
-        if value.shape != self.W.shape:
-            raise ValueError(f"momentum_W: expected shape {self.W.shape}, got {value.shape}")
+        self._momentum_W = shaped_copy(value, self.W, "momentum_W")
         self._momentum_pair = None
-        self._momentum_W = np.array(value, dtype=self.dtype, order="C")
 
     @property
     def momentum_b(self):
@@ -99,10 +105,7 @@ class LinearMap(Transform):
     @momentum_b.setter
     def momentum_b(self, value):
         """A copy of value (outdim, 1), as this layer's dtype."""
-        value = np.asarray(value)
-        if value.shape != self.b.shape:
-            raise ValueError(f"momentum_b: expected shape {self.b.shape}, got {value.shape}")
-        self._momentum_b = np.array(value, dtype=self.dtype)
+        self._momentum_b = shaped_copy(value, self.b, "momentum_b")
 
     def forward(self, x):
         """x: (indim, B) -> W x + b: (outdim, B). Keeps a reference to x for backward."""
