@@ -1,8 +1,9 @@
 """Epoch benchmark: the pipeline's epoch against the machine's GEMM floor, portable and native.
 
     python -m benchmarks.epoch [--quick] [--pairs N] [--kernels portable native]
-                               [--networks 1x60 ...] [--dtypes float32 ...]
-                               [--grid metrics/runs [--repro-seconds S]] [--cores]
+                               [--networks 1x60 ...] [--dtypes float32 ...] [--threads T]
+                               [--torch-python PYTHON] [--data NPZ] [--json OUT]
+                               [--no-cases] [--grid metrics/runs [--repro-seconds S]] [--cores]
 
 For each homework network (1x60, 1x150, 2x60, 2x150) and dtype, one worker
 process per kernels mode (see benchmarks/worker.py) times, alternately,
@@ -12,27 +13,31 @@ at params.yaml's train.batch_size and train.threads (momentum 0.4, dropout 0.2).
 Ratios follow the rules of benchmarks/sampling.py (busy machine, late second
 core, unstable samples, below the floor: refused, with the reason).
 
+--torch-python: adds each case's epoch in PyTorch (benchmarks/torch_worker.py) and
+  mlpcore/PyTorch, from the first --kernels mode (portable by default).
 --grid RUNS: the grid's floor, sum over the runs in params.yaml of epochs run x
-  that network's floor epoch (at its dtype, threads and kernels), against the
-  training time the runs' timing.json files report; with --repro-seconds, the
-  wall time of the whole `dvc repro` too, and DVC's share (repro - training).
+  that network's floor epoch (at the dtype, threads, kernels and batch size of the
+  run's config.json), against the training time the runs' timing.json files
+  report; with --repro-seconds, the wall time of the whole `dvc repro` too, and
+  DVC's share (repro - training).
 --cores: machine throughput of one 2-thread run against two concurrent
-  1-thread runs (2x150 float32, portable).
+  1-thread runs (2x150 float32, portable), between hand-off probes.
 --quick: 1x60 float32 on 640 images, 3 pairs: a smoke test, not a measurement.
 """
 import argparse
 import datetime
-import json
 import os
 import platform
 from pathlib import Path
 
 from pipeline.atomic import write_json
 from pipeline.params import load_params
-from pipeline.training.experiments import parse_defaults, parse_grid
+from pipeline.training.experiments import parse_defaults
 
-from .sampling import (MIN_CLEAN_SAMPLES, ROOT, Watch, Worker, bracketed_samples, interleaved,
-                       summary, verdict)
+from .cores import cores_line, cores_study
+from .grid import grid_floor, grid_line
+from .sampling import (MIN_CLEAN_SAMPLES, ROOT, Watch, Worker, bracketed_samples, handoff_probe,
+                       ratio_text, summary, verdict)
 
 NETWORKS = {"1x60": [60], "1x150": [150], "2x60": [60, 60], "2x150": [150, 150]}
 DTYPES = ("float32", "float64")
@@ -62,7 +67,8 @@ def parse_args(argv):
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES,
                         help="only these dtypes (default: both; quick: float32)")
     args = parser.parse_args(argv)
-    args.pairs = args.pairs or (3 if args.quick else 5)
+    if args.pairs is None:
+        args.pairs = 3 if args.quick else 5
     if args.pairs < MIN_CLEAN_SAMPLES:
         parser.error(f"--pairs {args.pairs}: expected at least {MIN_CLEAN_SAMPLES}, the fewest "
                      f"clean samples a ratio is given from")
@@ -118,15 +124,6 @@ def case_steps(workers, torch, hidden, dtype):
     return steps
 
 
-def handoff_probe(workers):
-    """The hand-off ratio now, from the first multi-thread worker; 0.0 when there is none.
-
-    A late second core is the machine's state, not a worker's: one probe tells.
-    """
-    threaded = [worker for worker in workers if worker.threads > 1]
-    return (lambda: threaded[0].ask(op="handoff")) if threaded else (lambda: 0.0)
-
-
 def add_verdicts(case, workers, torch):
     times, watch = case["times"], case["watch"]
     case["epoch_over_floor"] = {
@@ -138,12 +135,6 @@ def add_verdicts(case, workers, torch):
     if torch:
         case["mlpcore_over_torch"] = verdict(times[f"{workers[0].mode} epoch"],
                                              times["torch epoch"], watch, floor_ratio=False)
-
-
-def ratio_text(result, unit=""):
-    if result["refused"]:
-        return f"no ratio ({result['refused']})"
-    return f"{result['ratio']:.2f}{unit} (median {result['ratio_median']:.2f}{unit})"
 
 
 def case_line(case):
@@ -166,144 +157,6 @@ def case_line(case):
     parts.append(f"others {watch['other_cores']:.2f} cores, load {watch['load_before'][0]:.2f}"
                  f" -> {watch['load_after'][0]:.2f}{handoff}")
     return "\n    ".join(parts)
-
-
-def grid_floor(args, runs_dir):
-    """The grid's floor from fresh floor samples, against the runs' timing.json."""
-    grid = parse_grid(load_params(ROOT / "params.yaml"))
-    floors, workers, rows = {}, {}, []
-    machine_watch = Watch([]).start()
-    for name, experiment in grid.items():
-        config = experiment.config
-        metrics = json.loads((runs_dir / name / "metrics.json").read_text())
-        timing = json.loads((runs_dir / name / "timing.json").read_text())
-        # A run may set its own batch_size, and the floor's GEMMs have the batch's shape.
-        key = (tuple(config.hidden), config.dtype, config.kernels, config.threads,
-               config.batch_size)
-        if key not in floors:
-            worker_key = (config.kernels, config.threads, config.batch_size)
-            if worker_key not in workers:
-                workers[worker_key] = Worker(config.kernels, config.threads,
-                                             {**args.data_request,
-                                              "batch_size": config.batch_size})
-            floors[key] = floor_samples(workers[worker_key], config, args.pairs)
-        rows.append({"run": name, "epochs": metrics["epochs_run"],
-                     "floor_epoch": floors[key]["min"],
-                     "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
-                     "floor_seconds_median": metrics["epochs_run"] * floors[key]["median"],
-                     "training_seconds": timing["wall_seconds"],
-                     "cpu_seconds": timing.get("cpu_seconds"),
-                     "quiet_training_seconds": quiet_seconds(timing.get("epoch_seconds"))})
-    own = sum(worker.cpu_seconds() for worker in workers.values())
-    for worker in workers.values():
-        worker.close()
-    watch = machine_watch.stop(own_extra=own)
-    if any(f["handoff"] for f in floors.values()):  # some worker had threads to probe
-        watch.update(handoff=max(f["handoff"] for f in floors.values()),
-                     rounds=max(f["rounds"] for f in floors.values()),
-                     clean_samples=min(f["clean_samples"] for f in floors.values()))
-    floor = sum(row["floor_seconds"] for row in rows)
-    training = sum(row["training_seconds"] for row in rows)
-    result = {"runs": rows, "floor_seconds": floor, "training_seconds": training,
-              "training_over_floor": training / floor, "watch": watch,
-              "verdict": verdict(summary([training]), {
-                  "min": floor, "median": sum(row["floor_seconds_median"] for row in rows)},
-                  watch)}
-    if all(row["cpu_seconds"] is not None for row in rows):  # older runs lack them
-        result["training_cores_used"] = sum(row["cpu_seconds"] for row in rows) / training
-    if all(row["quiet_training_seconds"] is not None for row in rows):
-        quiet = sum(row["quiet_training_seconds"] for row in rows)
-        result.update(quiet_training_seconds=quiet, quiet_training_over_floor=quiet / floor)
-    if args.repro_seconds:
-        result.update(repro_seconds=args.repro_seconds,
-                      repro_over_floor=args.repro_seconds / floor,
-                      dvc_and_other_stages_seconds=args.repro_seconds - training)
-    return result
-
-
-def floor_samples(worker, config, pairs):
-    """summary() of one network's floor epoch, samples kept between quiet hand-off probes.
-
-    A floor sampled while the second core answers late would come out slow and
-    flatter the grid's ratio. With fewer than MIN_CLEAN_SAMPLES clean samples all
-    are summarized, and grid_floor's verdict refuses on "clean_samples".
-    """
-    def floor():
-        return worker.ask(op="floor", hidden=config.hidden, dtype=config.dtype)
-
-    floor()  # warm-up, untimed
-    clean, every, probes = bracketed_samples([("floor", floor)], handoff_probe([worker]), pairs)
-    kept = clean["floor"] if len(clean["floor"]) >= MIN_CLEAN_SAMPLES else every["floor"]
-    return {**summary(kept), "clean_samples": len(clean["floor"]),
-            "rounds": len(every["floor"]), "handoff": max(probes)}
-
-
-def quiet_seconds(epoch_seconds):
-    """Epochs x the 10th-percentile epoch: the run's time had every epoch been as quick as
-    its quicker ones. Apart from the host slowing the VM (seen here: the same epoch
-    taking 1.6x longer for minutes with nothing else running), it is the code's cost."""
-    if not epoch_seconds:
-        return None
-    ordered = sorted(epoch_seconds)
-    return len(ordered) * ordered[len(ordered) // 10]
-
-
-def grid_line(grid):
-    text = (f"grid: floor {grid['floor_seconds']:.0f} s, training (timing.json) "
-            f"{grid['training_seconds']:.0f} s: {ratio_text(grid['verdict'], 'x')} the floor; "
-            f"others {grid['watch']['other_cores']:.2f} cores while sampling the floors")
-    if "handoff" in grid["watch"]:
-        watch = grid["watch"]
-        text += (f"\n    floors between hand-off probes: fewest clean samples "
-                 f"{watch['clean_samples']} (of up to {watch['rounds']} rounds), "
-                 f"multi/1-thread small GEMMs up to {watch['handoff']:.2f}")
-    if "quiet_training_seconds" in grid:
-        text += (f"\n    at each run's 10th-percentile epoch, training would take "
-                 f"{grid['quiet_training_seconds']:.0f} s: "
-                 f"{grid['quiet_training_over_floor']:.2f}x the floor")
-    if "training_cores_used" in grid:
-        text += (f"\n    training kept {grid['training_cores_used']:.2f} of "
-                 f"{len(os.sched_getaffinity(0))} cores busy on average (CPU seconds / wall seconds)")
-    if "repro_seconds" in grid:
-        ratio = ("no ratio" if grid["verdict"]["refused"]
-                 else f"{grid['repro_over_floor']:.2f}x the floor")
-        text += (f"\n    dvc repro {grid['repro_seconds']:.0f} s: {ratio}; DVC and the other "
-                 f"stages {grid['dvc_and_other_stages_seconds']:.0f} s")
-    return text
-
-
-def cores_study(args, pairs):
-    """Epochs per second of the machine: one 2-thread run vs two concurrent 1-thread runs."""
-    hidden, dtype = NETWORKS["2x150"], "float32"
-    one = Worker("portable", 2, args.data_request)
-    two = [Worker("portable", 1, args.data_request) for _ in range(2)]
-    workers = [one, *two]
-    for worker in workers:
-        worker.ask(op="epoch", hidden=hidden, dtype=dtype)
-
-    def sequential():  # the 2-thread run does the same 2 epochs alone
-        return sum(one.ask(op="epoch", hidden=hidden, dtype=dtype) for _ in range(2))
-
-    def concurrent():
-        import time
-        start = time.perf_counter()
-        for worker in two:
-            worker.send(op="epoch", hidden=hidden, dtype=dtype)
-        for worker in two:
-            worker._read()
-        return time.perf_counter() - start
-
-    watch = Watch(workers).start()
-    samples = interleaved([("one run, 2 threads", sequential),
-                           ("two runs, 1 thread each", concurrent)], pairs)
-    watch = watch.stop()
-    for worker in workers:
-        worker.close()
-    times = {key: summary(value) for key, value in samples.items()}
-    gain = verdict(times["one run, 2 threads"], times["two runs, 1 thread each"], watch,
-                   floor_ratio=False)
-    return {"network": "2x150", "dtype": dtype, "epochs_per_sample": 2, "watch": watch,
-            "times": times, "two_runs_speedup": gain}
 
 
 def main(argv=None):
@@ -332,12 +185,7 @@ def main(argv=None):
         print(grid_line(grid))
     if args.cores:
         study = results["cores"] = cores_study(args, args.pairs)
-        one, two = (study["times"][key] for key in ("one run, 2 threads",
-                                                    "two runs, 1 thread each"))
-        print(f"cores: 2 epochs of 2x150 float32 by one 2-thread run {one['min']:.2f}/"
-              f"{one['median']:.2f} s, by two concurrent 1-thread runs {two['min']:.2f}/"
-              f"{two['median']:.2f} s (min/median): two runs do "
-              f"{ratio_text(study['two_runs_speedup'], 'x')} the work")
+        print(cores_line(study))
     write_json(args.json, results)
     print(f"written: {args.json}")
 

@@ -43,7 +43,12 @@ def bench_config(hidden, dtype, batch_size, threads, kernels):
 
 
 class Cases:
-    """Per (hidden, dtype): a pipeline run and its floor, built on first use."""
+    """Per (hidden, dtype): a pipeline run and its floor, built on first use.
+
+    Only the latest case's are kept: a run holds the data as floats (0.3-0.7 GB)
+    and a floor its operands (up to 0.3 GB), and the benchmark times one case at a
+    time; keeping all eight would take ~7 GB per worker.
+    """
 
     def __init__(self, dataset, batch_size, threads, kernels):
         self.dataset, self.batch_size = dataset, batch_size
@@ -53,6 +58,7 @@ class Cases:
     def epoch(self, hidden, dtype):
         key = (tuple(hidden), dtype)
         if key not in self.runs:
+            self.runs.clear()
             config = bench_config(hidden, dtype, self.batch_size, self.threads, self.kernels)
             self.runs[key] = start_run(config, self.dataset)
         run = self.runs[key]
@@ -61,6 +67,7 @@ class Cases:
     def floor(self, hidden, dtype):
         key = (tuple(hidden), dtype)
         if key not in self.floors:
+            self.floors.clear()
             sizes = [self.dataset.train_x.shape[1], *hidden, self.dataset.num_classes]
             self.floors[key] = FloorEpoch(sizes, len(self.dataset.train_y),
                                           len(self.dataset.test_y), self.batch_size,

@@ -27,6 +27,9 @@ def test_busy_unstable_and_below_the_floor_are_refused_with_the_reason():
     assert unstable["refused"].startswith("unstable: min gives 1.20, median 2.00")
     below = sampling.verdict(times(0.5, 0.5), times(1.0, 1.0), QUIET)
     assert below["refused"] == "measurement error: 0.50 is below the floor"
+    # Min and median agree within the margin, yet the median is under the floor.
+    below_median = sampling.verdict(times(1.04, 0.96), times(1.0, 1.0), QUIET)
+    assert below_median["refused"] == "measurement error: 0.96 is below the floor"
     # Between two epochs (portable against native) below 1.0 is a legitimate answer.
     assert sampling.verdict(times(0.5, 0.5), times(1.0, 1.0), QUIET,
                             floor_ratio=False)["refused"] is None
@@ -81,8 +84,9 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     from pipeline.params import load_params
 
     runs = tmp_path / "runs"
-    for name in parse_grid(load_params(ROOT / "params.yaml")):
+    for name, experiment in parse_grid(load_params(ROOT / "params.yaml")).items():
         (runs / name).mkdir(parents=True)
+        (runs / name / "config.json").write_text(json.dumps(experiment.resolved()))
         (runs / name / "metrics.json").write_text(json.dumps({"epochs_run": 2}))
         (runs / name / "timing.json").write_text(json.dumps({
             "wall_seconds": 1.5, "cpu_seconds": 2.4, "epoch_seconds": [0.9, 0.6]}))
@@ -121,7 +125,37 @@ def test_quick_mode_measures_both_kernels_and_the_grid_floor(tmp_path):
     assert abs(grid["quiet_training_seconds"] - 1.2 * len(grid["runs"])) < 1e-9  # 2 x 0.6
     assert grid["floor_seconds"] == sum(row["floor_seconds"] for row in grid["runs"]) > 0
     assert grid["dvc_and_other_stages_seconds"] == 100 - grid["training_seconds"]
+    # Floors of 640 images are no measure of runs that trained on the whole data.
+    assert grid["verdict"]["refused"].startswith("--quick: floors of 640 training images")
+    assert "training would take" in shown and "s: no ratio" in shown
     if results["settings"]["threads"] > 1:  # the floors too were sampled between probes
         assert grid["watch"]["handoff"] > 0 and "floors between hand-off probes" in shown
         assert 0 <= grid["watch"]["clean_samples"] <= 3 <= grid["watch"]["rounds"] <= 9
     assert SimpleNamespace(**results["workers"]["portable"]).kernels in ("portable", "native")
+
+
+def grid_result(refused=None, training=1000.0, repro=1100.0, quiet=900.0):
+    """A --grid result as grid_floor() builds it, floor 800 s."""
+    grid = {"floor_seconds": 800.0, "training_seconds": training, "watch": QUIET,
+            "verdict": {"ratio": training / 800, "ratio_median": training / 800,
+                        "refused": refused},
+            "quiet_training_seconds": quiet, "quiet_training_over_floor": quiet / 800,
+            "repro_seconds": repro, "repro_over_floor": repro / 800,
+            "dvc_and_other_stages_seconds": repro - training}
+    if repro < training:  # what grid_floor adds
+        grid["repro_refused"] = "not from that repro"
+    return grid
+
+
+def test_the_grid_prints_no_figure_under_a_refusal():
+    from benchmarks.grid import grid_line
+    text = grid_line(grid_result())
+    assert "1000 s: 1.25x (median 1.25x) the floor" in text
+    assert "would take 900 s: 1.12x the floor" in text
+    assert "dvc repro 1100 s: 1.38x the floor" in text
+    busy = grid_line(grid_result(refused="busy: other processes used 0.90 cores"))
+    assert "x the floor" not in busy and busy.count("no ratio") == 3
+    quick = grid_line(grid_result(quiet=700.0))
+    assert "900" not in quick and "no ratio (measurement error: 0.88 is below the floor)" in quick
+    stale = grid_line(grid_result(training=1200.0, repro=1100.0))
+    assert "dvc repro 1100 s: no ratio (not from that repro)" in stale
