@@ -18,6 +18,8 @@ from tests.data_helpers import synthetic_omniglot_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OMNIGLOT = Path(os.environ.get("OMNIGLOT_SHARED_DIR", ROOT.parent / "shared/data/omniglot"))
+# The team's record of the course's file (manifest, checksums), beside the zips by default.
+SHARED_COURSE = Path(os.environ.get("COURSE_SHARED_DIR", SHARED_OMNIGLOT.parent / "course"))
 PROJECT_FILES = ["mlpcore", "pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore",
                  ".gitignore", ".dvc/.gitignore", ".dvc/config", ".dvc/plots",
                  "third_party", "data/inbox/README.md", "data/course_fall2024"]

@@ -9,12 +9,11 @@ from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, rea
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
 from stages.fetch import FetchPaths, fetch
-from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, require
+from tests.conftest import ROOT, SHARED_COURSE, SYNTHETIC_ALPHABETS, require
 from tests.data_helpers import (SMALL_ALPHABETS, SMALL_CHARACTERS, fetch_params, omniglot_zip,
                                 png_bytes)
 
 COURSE_SET = ROOT / "data/course_fall2024"
-SHARED_COURSE = ROOT.parent / "shared/data/course"
 
 
 @pytest.fixture(scope="session")
