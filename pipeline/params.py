@@ -108,6 +108,20 @@ def group_titles(params, path=PARAMS_FILE):
     return titles
 
 
+def check_titled(run_groups, titles, path=PARAMS_FILE):
+    """Refuse a run whose group has no title under `groups`.
+
+    run_groups: {run: group}; titles: {group: title}. A typo in a run's group, or a
+    group renamed under `groups`, would otherwise give an untitled chart and report
+    section, with the run missing from the group it was meant for.
+    """
+    for run, group in run_groups.items():
+        if group not in titles:
+            raise ParamsError(f"{path}:experiments.{run}.group: {group!r} has no title under "
+                              f"`groups` (titled: {list(titles)}); add it there with a title, "
+                              f"or correct the run's group")
+
+
 def group_name(value, where):
     """A group as text: a whole number (YAML's 3) means "3"; 2.1 must be quoted.
 

@@ -15,8 +15,8 @@ from pipeline.results.confusion_figure import CONFUSION_STEM, confusion_figure
 from pipeline.training.curves import CurveError
 from pipeline.results.group_figures import METRICS, figure_name, group_figure, save_figure
 from pipeline.results.group_tables import write_group_tables
-from pipeline.params import (check_values, experiment_names, group_titles, load_params, parse,
-                             section)
+from pipeline.params import (check_titled, check_values, experiment_names, group_titles,
+                             load_params, parse, section)
 from pipeline.training.runs import InputFileError, best_run, by_group, load_runs, read_data_report
 from pipeline.stage_runner import run_stage
 
@@ -64,8 +64,9 @@ def figures(args):
     names = experiment_names(params)  # bad names first, before any file is read
     class_names = read_data_report(args.data_report)["class_names"]
     runs = load_runs(names, args.runs, args.curves, len(class_names))
-    render_figures(runs, group_titles(params), class_names, figure_params,
-                   args.png, args.svg, args.tables)
+    titles = group_titles(params)
+    check_titled({run.name: run.group for run in runs}, titles)
+    render_figures(runs, titles, class_names, figure_params, args.png, args.svg, args.tables)
 
 
 if __name__ == "__main__":

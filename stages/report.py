@@ -16,7 +16,8 @@ from pipeline.atomic import write_json, write_text
 from pipeline.results.confusion_figure import CONFUSION_STEM
 from pipeline.training.curves import CurveError
 from pipeline.results.group_figures import METRICS, figure_name
-from pipeline.params import experiment_names, group_titles, load_params, section
+from pipeline.params import (check_titled, experiment_names, group_titles, load_params,
+                             section)
 from pipeline.results.report_markdown import report_markdown
 from pipeline.training.runs import InputFileError, by_group, load_runs, read_data_report
 from pipeline.stage_runner import run_stage
@@ -69,8 +70,10 @@ def report(args):
     names = experiment_names(params)  # bad names first, before any file is read
     data_report = read_data_report(args.data_report)
     runs = load_runs(names, args.runs, args.curves, data_report["num_classes"])
-    summary, markdown = build_report(runs, group_titles(params), data_report,
-                                     args.figures, args.examples, args.report)
+    titles = group_titles(params)
+    check_titled({run.name: run.group for run in runs}, titles)
+    summary, markdown = build_report(runs, titles, data_report, args.figures, args.examples,
+                                     args.report)
     write_json(args.summary, summary)
     write_json(args.grid, grid_metrics(runs))
     write_text(args.report, markdown)

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import TINY_EXPERIMENTS
 
 TRAIN_STAGES = {f"train@{name}" for name in TINY_EXPERIMENTS}
+CHECK = {"check_params"}  # reruns on any edit of params.yaml (stages/check_params.py)
 
 
 def ran(result):
@@ -44,7 +45,7 @@ def repro_and_commit(project):
 def test_whole_pipeline_runs_then_nothing_reruns(tiny_pipeline):
     project = tiny_pipeline
     first = repro_and_commit(project)
-    assert ran(first) == {"fetch", "prepare", "examples", "figures", "report"} | TRAIN_STAGES
+    assert ran(first) == {"fetch", "prepare", "examples", "figures", "report"} | TRAIN_STAGES | CHECK
     for name in TINY_EXPERIMENTS:
         metrics = read_json(project, f"metrics/runs/{name}/metrics.json")
         assert metrics["status"] == "completed" and metrics["epochs_run"] == 2
@@ -65,7 +66,7 @@ def test_editing_one_experiment_reruns_only_it_and_what_depends_on_it(tiny_pipel
     repro_and_commit(project)
     untouched = run_outputs(project, "deep")
     project.set_params(lambda params: params["experiments"]["small"].update(lr=0.01))
-    assert ran(project.run("dvc", "repro")) == {"train@small", "figures", "report"}
+    assert ran(project.run("dvc", "repro")) == {"train@small", "figures", "report"} | CHECK
     assert read_json(project, "metrics/runs/small/config.json")["lr"] == 0.01
     assert run_outputs(project, "deep") == untouched
 
@@ -74,14 +75,37 @@ def test_a_figure_style_change_reruns_no_training(tiny_pipeline):
     project = tiny_pipeline
     repro_and_commit(project)
     project.set_params(lambda params: params["figures"].update(dpi=80))
-    assert ran(project.run("dvc", "repro")) == {"figures", "report"}  # report embeds them
+    assert ran(project.run("dvc", "repro")) == {"figures", "report"} | CHECK  # report embeds them
 
 
 def test_changing_a_shared_default_reruns_every_experiment(tiny_pipeline):
     project = tiny_pipeline
     repro_and_commit(project)
     project.set_params(lambda params: params["train"].update(batch_size=128))
-    assert ran(project.run("dvc", "repro")) == TRAIN_STAGES | {"figures", "report"}
+    assert ran(project.run("dvc", "repro")) == TRAIN_STAGES | {"figures", "report"} | CHECK
+
+
+def test_a_section_no_stage_reads_fails_the_repro(tiny_pipeline):
+    """A typo'd section (`trian:`) changes no other stage's params, so without
+    check_params `dvc repro` would say "up to date" and ignore the intended edit."""
+    project = tiny_pipeline
+    repro_and_commit(project)
+    project.set_params(lambda params: params.__setitem__("trian", {"epochs": 5}))
+    result = project.run("dvc", "repro", check=False)
+    assert result.returncode != 0 and ran(result) == CHECK
+    assert "check_params: params.yaml: unknown section(s) ['trian']" in result.stderr
+
+
+def test_the_docs_way_back_to_the_baseline_leaves_nothing_changed(tiny_pipeline):
+    """docs/experiments.md, after adding a run in the workspace: git and DVC both clean."""
+    project = tiny_pipeline
+    repro_and_commit(project)
+    project.run("dvc", "exp", "run", "-S", "+experiments.extra={group: '2.1', hidden: [4]}")
+    for command in ("git checkout -- .", "dvc checkout", "git clean -fdq metrics/runs"):
+        project.run(*command.split())
+    assert project.run("git", "status", "--porcelain").stdout == ""
+    assert "up to date" in project.run("dvc", "status").stdout
+    assert not (project.path / "metrics/runs/extra").exists()
 
 
 def test_same_params_give_identical_bytes_in_any_stage_order(tiny_pipeline):
@@ -99,7 +123,7 @@ def test_exp_run_sets_nested_keys_and_lists(tiny_pipeline):
     result = project.run("dvc", "exp", "run", "-n", "faster", "-S", "experiments.small.lr=0.01",
                          "-S", "experiments.deep.hidden=[16,8]",
                          "-S", "++experiments.deep.batch_size=32")  # ++: not listed there yet
-    assert ran(result) == {"train@small", "train@deep", "figures", "report"}
+    assert ran(result) == {"train@small", "train@deep", "figures", "report"} | CHECK
     config = read_json(project, "metrics/runs/deep/config.json")
     assert config["hidden"] == [16, 8] and config["batch_size"] == 32
     shown = json.loads(project.run("dvc", "exp", "show", "--json").stdout)
@@ -112,7 +136,7 @@ def test_exp_run_adds_a_new_experiment_with_defaults(tiny_pipeline):
     repro_and_commit(project)
     result = project.run("dvc", "exp", "run", "-S",
                          "+experiments.extra={group: '2.4', hidden: [4], momentum: 0.9}")
-    assert ran(result) == {"train@extra", "figures", "report"}
+    assert ran(result) == {"train@extra", "figures", "report"} | CHECK
     config = read_json(project, "metrics/runs/extra/config.json")
     assert config["momentum"] == 0.9 and config["epochs"] == 2 and config["batch_size"] == 64
     assert (project.path / "plots/figures/2.4_loss.png").is_file()

@@ -154,6 +154,10 @@ PARAM_DAMAGE = {
                               "params.yaml:experiments: expected a mapping"),
     "unknown section": (lambda p: p.__setitem__("figure", {"dpi": 50}),
                         "params.yaml: unknown section(s) ['figure']"),
+    # A group key renamed under `groups` leaves the runs' group untitled.
+    "group without a title": (lambda p: p.__setitem__("groups", {"2.2": "Two hidden layers"}),
+                              "params.yaml:experiments.a.group: '2.1' has no title under "
+                              "`groups` (titled: ['2.2'])"),
 }
 
 
