@@ -122,6 +122,7 @@ def from_omniglot(params, paths):
     if params.set == "fall2024":
         class_names = read_labels(paths.course_set / LABELS)
         refs = read_manifest(paths.course_set / MANIFEST, class_names)
+        check_alphabets(zip_index(zip_path), class_names, zip_path)
     else:
         class_names = params.alphabets
         refs = custom_set(zip_index(zip_path), params.alphabets, params.split,
@@ -163,6 +164,23 @@ def obtain_zip(params, paths):
         print(f"fetch: note: {path} is not byte-identical to the official release "
               f"(md5 {digests['md5']}); its images are checked", file=sys.stderr)
     return path, {"path": str(path), **digests, "official": is_official}
+
+
+def check_alphabets(index, needed, zip_path):
+    """FetchError when the zip lacks whole alphabets the Fall 2024 set needs: a wrong
+    Omniglot zip (evaluation, small1) saved under the right name, named as such rather
+    than by its first missing image."""
+    missing = [name for name in needed if name not in index]
+    if missing:
+        raise FetchError(f"{zip_path}: lacks {len(missing)} of the {len(needed)} alphabets "
+                         f"fetch.set fall2024 needs ({few(missing)}); it holds {len(index)} "
+                         f"alphabet(s): {few(sorted(index))}; expected Omniglot's "
+                         f"images_background.zip, which holds the 30 background alphabets")
+
+
+def few(names, shown=5):
+    """Up to `shown` names, comma-separated; '...' when there are more, 'none' when none."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "") or "none"
 
 
 def official(path, params):
