@@ -152,8 +152,7 @@ def obtain_zip(params, paths):
         try:
             download(params.url, path, params.bytes, params.md5)
         except DownloadError as error:
-            raise FetchError(f"{error}. Without internet, download the file elsewhere and "
-                             f"put it at {paths.inbox / ZIP_NAME}") from None
+            raise FetchError(f"{error}. {offline_advice(paths.inbox)}") from None
     size = path.stat().st_size
     if size > params.max_input_mb * MIB:
         raise FetchError(f"{path}: {size} bytes, more than fetch.max_input_mb "
@@ -164,6 +163,33 @@ def obtain_zip(params, paths):
         print(f"fetch: note: {path} is not byte-identical to the official release "
               f"(md5 {digests['md5']}); its images are checked", file=sys.stderr)
     return path, {"path": str(path), **digests, "official": is_official}
+
+
+def offline_advice(inbox):
+    """Where to put the zip when it cannot be downloaded (two lines): also the inbox files
+    that look like a misnamed copy, and the one reason a placed zip may not be seen."""
+    target = inbox / ZIP_NAME
+    lookalikes = [repr(name) for name in misnamed_zips(inbox)]
+    found = ""
+    if lookalikes:
+        which = "that is" if len(lookalikes) == 1 else "one of them is"
+        found = f" ({inbox}/ holds {few(lookalikes)}: if {which} the zip, rename it)"
+    # DVC copies only git-tracked files into an experiment's temp folder; the inbox is
+    # git-ignored, so a zip placed there is absent unless it is named with --copy-paths.
+    return (f"Without internet, download the file elsewhere and put it at {target}{found}\n"
+            f"fetch: in `dvc exp run --temp` or a queued experiment, a placed zip is used "
+            f"only when passed with --copy-paths {target}")
+
+
+def misnamed_zips(inbox):
+    """Names of inbox files that may be images_background.zip saved under another name,
+    e.g. 'images_background (1).zip' from a browser: any other zip, or that name in any form."""
+    try:
+        names = sorted(path.name for path in inbox.iterdir())
+    except OSError:  # no inbox at all: nothing was placed
+        return []
+    return [name for name in names if name != ZIP_NAME
+            and (name.lower().endswith(".zip") or "images_background" in name.lower())]
 
 
 def check_alphabets(index, needed, zip_path):
