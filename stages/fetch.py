@@ -118,6 +118,7 @@ def from_course_file(params, paths):
 
 def from_omniglot(params, paths):
     """Build the set params.set names from images_background.zip."""
+    note_unused_course_files(paths.inbox)
     zip_path, zip_record = obtain_zip(params, paths)
     if params.set == "fall2024":
         class_names = read_labels(paths.course_set / LABELS)
@@ -141,6 +142,15 @@ def from_omniglot(params, paths):
         record["split"] = {key: getattr(params, key) for key in
                            ("split", "test_drawings", "test_characters", "split_seed")}
     return arrays, record
+
+
+def note_unused_course_files(inbox):
+    """A note on stderr for each course file placed in the inbox: fetch.source omniglot
+    does not read it, and whoever placed it likely expected it to be used."""
+    for path in (inbox / NPZ_NAME, inbox / TAR_NAME):
+        if path.exists() or path.is_symlink():
+            print(f"fetch: note: {path} is not used: fetch.source is 'omniglot'; "
+                  f"`fetch.source: course` in params.yaml would use it", file=sys.stderr)
 
 
 def obtain_zip(params, paths):

@@ -181,6 +181,20 @@ def test_fetch_notes_an_unofficial_zip(tmp_path, capsys):
     assert "is not byte-identical to the official release" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("placed", [[], ["omniglot_12.npz"],
+                                    ["omniglot_12.npz", "omniglot_12.pkl.tar"]])
+def test_fetch_from_omniglot_notes_each_course_file_it_does_not_use(tmp_path, capsys, placed):
+    paths = fetch_paths(tmp_path)
+    omniglot_zip(paths.inbox / "images_background.zip", {"A": 2, "B": 2})
+    for name in placed:
+        (paths.inbox / name).write_bytes(b"x")
+    fetch(fetch_params(set="custom", alphabets=["A", "B"]), paths)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "is not used" in line]
+    assert notes == [f"fetch: note: {paths.inbox / name} is not used: fetch.source is "
+                     f"'omniglot'; `fetch.source: course` in params.yaml would use it"
+                     for name in placed]
+
+
 def test_fetch_offline_without_zip_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     paths = fetch_paths(tmp_path)
