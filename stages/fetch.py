@@ -257,10 +257,20 @@ def check_course_checksums(found, expected, zip_path):
                          f"the official release's")
 
 
+PATH_HELP = {
+    "inbox": "folder of files placed by hand: images_background.zip or the course's file",
+    "course-set": "folder of the Fall 2024 manifest, labels and checksums",
+    "downloads": "folder the official zip is downloaded into when none is placed",
+    "out": "the course-format npz to write",
+    "provenance": "the JSON record of what was read and built, to write",
+}
+
+
 def parse_paths(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("inbox", "course-set", "downloads", "out", "provenance"):
-        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.fetch",
+                                     description=__doc__.splitlines()[0])
+    for name, text in PATH_HELP.items():
+        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     return FetchPaths(args.inbox, args.course_set, args.downloads, args.out, args.provenance)
 

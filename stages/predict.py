@@ -168,7 +168,8 @@ def probabilities(classifier, images):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m stages.predict",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a key of `experiments` in params.yaml, e.g. two_60_mom_drop")
     parser.add_argument("images", nargs="+", type=Path, help="105x105 1-bit PNGs")
     parser.add_argument("--best", action="store_true",
