@@ -69,9 +69,10 @@ def render_examples(dataset, per_class, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.examples",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the prepared npz to read")
+    parser.add_argument("--out", type=Path, required=True, help="the PNG figure to write")
     args = parser.parse_args(argv)
 
     def examples():

@@ -118,10 +118,12 @@ def from_course_file(params, paths):
 
 def from_omniglot(params, paths):
     """Build the set params.set names from images_background.zip."""
+    note_unused_course_files(paths.inbox)
     zip_path, zip_record = obtain_zip(params, paths)
     if params.set == "fall2024":
         class_names = read_labels(paths.course_set / LABELS)
         refs = read_manifest(paths.course_set / MANIFEST, class_names)
+        check_alphabets(zip_index(zip_path), class_names, zip_path)
     else:
         class_names = params.alphabets
         refs = custom_set(zip_index(zip_path), params.alphabets, params.split,
@@ -142,6 +144,15 @@ def from_omniglot(params, paths):
     return arrays, record
 
 
+def note_unused_course_files(inbox):
+    """A note on stderr for each course file placed in the inbox: fetch.source omniglot
+    does not read it, and whoever placed it likely expected it to be used."""
+    for path in (inbox / NPZ_NAME, inbox / TAR_NAME):
+        if path.exists() or path.is_symlink():
+            print(f"fetch: note: {path} is not used: fetch.source is 'omniglot'; "
+                  f"`fetch.source: course` in params.yaml would use it", file=sys.stderr)
+
+
 def obtain_zip(params, paths):
     """(path, provenance) of the zip: the inbox's copy, else the checked download."""
     placed = placed_file(paths.inbox / ZIP_NAME)
@@ -151,8 +162,7 @@ def obtain_zip(params, paths):
         try:
             download(params.url, path, params.bytes, params.md5)
         except DownloadError as error:
-            raise FetchError(f"{error}. Without internet, download the file elsewhere and "
-                             f"put it at {paths.inbox / ZIP_NAME}") from None
+            raise FetchError(f"{error}. {offline_advice(paths.inbox)}") from None
     size = path.stat().st_size
     if size > params.max_input_mb * MIB:
         raise FetchError(f"{path}: {size} bytes, more than fetch.max_input_mb "
@@ -163,6 +173,50 @@ def obtain_zip(params, paths):
         print(f"fetch: note: {path} is not byte-identical to the official release "
               f"(md5 {digests['md5']}); its images are checked", file=sys.stderr)
     return path, {"path": str(path), **digests, "official": is_official}
+
+
+def offline_advice(inbox):
+    """Where to put the zip when it cannot be downloaded (two lines): also the inbox files
+    that look like a misnamed copy, and the one reason a placed zip may not be seen."""
+    target = inbox / ZIP_NAME
+    lookalikes = [repr(name) for name in misnamed_zips(inbox)]
+    found = ""
+    if lookalikes:
+        which = "that is" if len(lookalikes) == 1 else "one of them is"
+        found = f" ({inbox}/ holds {few(lookalikes)}: if {which} the zip, rename it)"
+    # DVC copies only git-tracked files into an experiment's temp folder; the inbox is
+    # git-ignored, so a zip placed there is absent unless it is named with --copy-paths.
+    return (f"Without internet, download the file elsewhere and put it at {target}{found}\n"
+            f"fetch: in `dvc exp run --temp` or a queued experiment, a placed zip is used "
+            f"only when passed with --copy-paths {target}")
+
+
+def misnamed_zips(inbox):
+    """Names of inbox files that may be images_background.zip saved under another name,
+    e.g. 'images_background (1).zip' from a browser: any other zip, or that name in any form."""
+    try:
+        names = sorted(path.name for path in inbox.iterdir())
+    except OSError:  # no inbox at all: nothing was placed
+        return []
+    return [name for name in names if name != ZIP_NAME
+            and (name.lower().endswith(".zip") or "images_background" in name.lower())]
+
+
+def check_alphabets(index, needed, zip_path):
+    """FetchError when the zip lacks whole alphabets the Fall 2024 set needs: a wrong
+    Omniglot zip (evaluation, small1) saved under the right name, named as such rather
+    than by its first missing image."""
+    missing = [name for name in needed if name not in index]
+    if missing:
+        raise FetchError(f"{zip_path}: lacks {len(missing)} of the {len(needed)} alphabets "
+                         f"fetch.set fall2024 needs ({few(missing)}); it holds {len(index)} "
+                         f"alphabet(s): {few(sorted(index))}; expected Omniglot's "
+                         f"images_background.zip, which holds the 30 background alphabets")
+
+
+def few(names, shown=5):
+    """Up to `shown` names, comma-separated; '...' when there are more, 'none' when none."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "") or "none"
 
 
 def official(path, params):
@@ -203,10 +257,20 @@ def check_course_checksums(found, expected, zip_path):
                          f"the official release's")
 
 
+PATH_HELP = {
+    "inbox": "folder of files placed by hand: images_background.zip or the course's file",
+    "course-set": "folder of the Fall 2024 manifest, labels and checksums",
+    "downloads": "folder the official zip is downloaded into when none is placed",
+    "out": "the course-format npz to write",
+    "provenance": "the JSON record of what was read and built, to write",
+}
+
+
 def parse_paths(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("inbox", "course-set", "downloads", "out", "provenance"):
-        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.fetch",
+                                     description=__doc__.splitlines()[0])
+    for name, text in PATH_HELP.items():
+        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     return FetchPaths(args.inbox, args.course_set, args.downloads, args.out, args.provenance)
 

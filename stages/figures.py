@@ -49,10 +49,21 @@ def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, ta
     write_group_tables(groups, headings, tables_dir)
 
 
+PATH_HELP = {
+    "runs": "folder of the runs' folders that train wrote (metrics/runs)",
+    "curves": "folder of the runs' curve CSVs that train wrote",
+    "data-report": "prepare's data report (JSON), for the class names",
+    "png": "folder to write the PNG figures into",
+    "svg": "folder to write the SVG figures into",
+    "tables": "folder to write the per-group tables DVC plots into",
+}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("runs", "curves", "data-report", "png", "svg", "tables"):
-        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.figures",
+                                     description=__doc__.splitlines()[0])
+    for name, text in PATH_HELP.items():
+        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     run_stage("figures", lambda: figures(args), errors=(InputFileError, CurveError))
 

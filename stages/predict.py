@@ -109,11 +109,22 @@ def read_model(model_path, hidden, dropout, num_classes, dtype):
     return model
 
 
+def check_project_root(path):
+    """PredictError when a relative `path` is missing because predict runs outside the
+    project: its default paths (models/, metrics/) are relative to the project's root."""
+    if not path.is_absolute() and not path.exists() and not Path("dvc.yaml").is_file():
+        raise PredictError(f"{path}: missing, and {Path.cwd()} is not the project's root "
+                           f"(it has no dvc.yaml); run `python -m stages.predict` from the "
+                           f"project's root")
+
+
 def load_classifier(run, best=False, models=MODELS, runs=RUNS, data_report=DATA_REPORT):
     """The trained network of `run`, ready for inference, with the data's encoding."""
     model_path = Path(models) / f"{run}.npz"
     model_path = best_model_path(model_path) if best else model_path
-    hidden, dropout, dtype = read_network(Path(runs) / run / "config.json", run)
+    config_path = Path(runs) / run / "config.json"
+    check_project_root(config_path)
+    hidden, dropout, dtype = read_network(config_path, run)
     encoding = read_encoding(data_report)
     if not model_path.is_file():
         raise PredictError(f"{model_path}: not found; run `dvc pull` or `dvc repro`")
@@ -157,7 +168,8 @@ def probabilities(classifier, images):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m stages.predict",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a key of `experiments` in params.yaml, e.g. two_60_mom_drop")
     parser.add_argument("images", nargs="+", type=Path, help="105x105 1-bit PNGs")
     parser.add_argument("--best", action="store_true",

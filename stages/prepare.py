@@ -131,10 +131,19 @@ def pixel_mean(*arrays):
     return round(total / sum(a.size for a in arrays), 6)
 
 
+PATH_HELP = {
+    "course-file": "the course-format npz fetch wrote",
+    "provenance": "fetch's JSON record of that file",
+    "out": "the training's npz to write",
+    "report": "the data report (JSON) to write",
+}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("course-file", "provenance", "out", "report"):
-        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.prepare",
+                                     description=__doc__.splitlines()[0])
+    for name, text in PATH_HELP.items():
+        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = parser.parse_args(argv)
 
     def body():

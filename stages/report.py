@@ -55,11 +55,23 @@ def build_report(runs, group_titles, data_report, figures_dir, examples_png, rep
     return summary, markdown
 
 
+PATH_HELP = {
+    "runs": "folder of the runs' folders that train wrote (metrics/runs)",
+    "curves": "folder of the runs' curve CSVs that train wrote",
+    "data-report": "prepare's data report (JSON)",
+    "figures": "folder of the PNG figures the report links to",
+    "examples": "the examples figure the report links to",
+    "summary": "the summary JSON to write",
+    "grid": "the JSON of each run's test accuracies (DVC's metrics) to write",
+    "report": "the Markdown report to write",
+}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("runs", "curves", "data-report", "figures", "examples", "summary", "grid",
-                 "report"):
-        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser = argparse.ArgumentParser(prog="python -m stages.report",
+                                     description=__doc__.splitlines()[0])
+    for name, text in PATH_HELP.items():
+        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     run_stage("report", lambda: report(args), errors=(InputFileError, CurveError))
 

@@ -77,6 +77,14 @@ def execution_record(experiment, pinned=None):
         return cpu_kernels.runtime_record(pinning)
 
 
+RUN_PATH_HELP = {
+    "data": "the prepared npz to train on",
+    "model": "the weights to write; the best epoch's go beside it, as <name>.best.npz",
+    "run_dir": "folder to write the run's config, metrics, timing and confusion into",
+    "curves": "the per-epoch curves CSV to write",
+}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # The name first: a badly named experiment (say "-x" or "a b") would otherwise
@@ -84,10 +92,11 @@ def main(argv=None):
     if argv and argv[0] not in ("-h", "--help"):
         run_stage("train", lambda: check_experiment_name(argv[0], "params.yaml:experiments"))
     params = run_stage("train", load_params)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m stages.train",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("experiment", help="a key of `experiments` in params.yaml")
     for name in RunPaths._fields:
-        parser.add_argument(name, type=Path)
+        parser.add_argument(name, type=Path, help=RUN_PATH_HELP[name])
     args = parser.parse_args(argv)
     paths = RunPaths(*(getattr(args, name) for name in RunPaths._fields))
     run_stage(f"train@{args.experiment}", lambda: train_stage(params, args.experiment, paths),

@@ -1,14 +1,16 @@
 """Building datasets from Omniglot zips: the course's Fall 2024 file, custom sets, splits."""
 import json
+import re
 
 import numpy as np
 import pytest
 
 from pipeline.data.course_file import array_checksums, read_course_file
-from pipeline.data.image_sets import ImageSetError, custom_set, read_labels, read_manifest
+from pipeline.data.image_sets import (ImageRef, ImageSetError, custom_set, read_labels,
+                                      read_manifest)
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.data.prepared import IMAGE_SIDE, PIXELS
-from stages.fetch import FetchPaths, fetch
+from stages.fetch import FetchError, FetchPaths, fetch
 from tests.conftest import ROOT, SHARED_COURSE, SYNTHETIC_ALPHABETS, require
 from tests.data_helpers import (SMALL_ALPHABETS, SMALL_CHARACTERS, fetch_params, omniglot_zip,
                                 png_bytes)
@@ -90,13 +92,44 @@ def test_the_courses_npz_through_source_course_is_recognised(fall2024_build, tmp
     assert (tmp_path / "out.npz").read_bytes() == (base / "out.npz").read_bytes()
 
 
-def test_a_zip_without_an_image_of_the_manifest_names_it(tmp_path):
+def test_a_zip_lacking_alphabets_of_the_manifest_names_them_and_the_expected_zip(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    omniglot_zip(inbox / "images_background.zip", {"Latin": 3})
-    with pytest.raises(OmniglotZipError, match=r"no image for \S+/character\d\d drawer \d\d"):
+    omniglot_zip(inbox / "images_background.zip", {"Latin": 3, "Korean": 2})
+    with pytest.raises(FetchError) as error:
         fetch(fetch_params(), paths(tmp_path, inbox))
+    assert str(error.value) == (
+        f"{inbox}/images_background.zip: lacks 11 of the 12 alphabets fetch.set fall2024 "
+        f"needs (Greek, Anglo-Saxon_Futhorc, Alphabet_of_the_Magi, Futurama, Arcadian, ...); "
+        f"it holds 2 alphabet(s): Korean, Latin; expected Omniglot's images_background.zip, "
+        f"which holds the 30 background alphabets")
     assert not (tmp_path / "out.npz").exists() and not (tmp_path / "source.json").exists()
+
+
+def test_a_zip_without_an_image_of_the_manifest_names_its_folder_not_a_made_up_file(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    labels = read_labels(COURSE_SET / "labels.txt")
+    omniglot_zip(inbox / "images_background.zip", {name: 3 for name in labels})
+    with pytest.raises(OmniglotZipError) as error:
+        fetch(fetch_params(), paths(tmp_path, inbox))
+    assert re.search(r"no image for (\S+)/character(\d\d) drawer \d\d "
+                     r"\(the zip has no folder \1/character\2/\)$", str(error.value))
+    assert "IIII" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, held", [
+    ("images_background_small1.zip", "5 alphabet(s): Balinese, Early_Aramaic, Greek, "),
+    ("images_evaluation.zip", "20 alphabet(s): Angelic, "),
+])
+def test_another_omniglot_zip_under_the_right_name_is_named_as_such(shared_omniglot, tmp_path,
+                                                                   name, held):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "images_background.zip").write_bytes((shared_omniglot / name).read_bytes())
+    with pytest.raises(FetchError, match=re.escape(held) + ".*; expected Omniglot's "
+                                         "images_background.zip, which holds the 30 "):
+        fetch(fetch_params(), paths(tmp_path, inbox))
 
 
 @pytest.mark.parametrize("row, problem", [
@@ -203,7 +236,7 @@ def character(root="images_background", first=None):
 
 @pytest.mark.parametrize("alphabets, drawers, extra, message", [
     ({"Alpha": 2, "Gamma": 2}, 19, {},
-     "no image for Alpha/character01 drawer 20"),
+     "no image for Alpha/character01 drawer 20 (Alpha/character01/ holds no *_20.png)"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(root="other_root"),
      "expected one top-level folder, found ['images_background', 'other_root']"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(first=png_bytes(mode="L")),
@@ -219,6 +252,17 @@ def test_bad_zips_name_the_problem(tmp_path, alphabets, drawers, extra, message)
     with pytest.raises(OmniglotZipError) as error:
         build(path, ["Alpha", "Gamma"], test_characters=1)
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+@pytest.mark.parametrize("ref, missing", [
+    (ImageRef("train", 0, "Gamma", 1, 1), "the zip has no folder Gamma/"),
+    (ImageRef("train", 0, "Alpha", 3, 1), "the zip has no folder Alpha/character03/"),
+])
+def test_reading_an_image_the_zip_lacks_names_the_missing_folder(tmp_path, ref, missing):
+    path = omniglot_zip(tmp_path / "o.zip", {"Alpha": 2})
+    with pytest.raises(OmniglotZipError) as error:
+        read_images(path, [ref])
+    assert str(error.value) == f"{path}: no image for {ref.name} ({missing})"
 
 
 def test_an_alphabet_missing_from_the_zip_is_named(tmp_path):

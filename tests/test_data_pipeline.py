@@ -181,13 +181,52 @@ def test_fetch_notes_an_unofficial_zip(tmp_path, capsys):
     assert "is not byte-identical to the official release" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("placed", [[], ["omniglot_12.npz"],
+                                    ["omniglot_12.npz", "omniglot_12.pkl.tar"]])
+def test_fetch_from_omniglot_notes_each_course_file_it_does_not_use(tmp_path, capsys, placed):
+    paths = fetch_paths(tmp_path)
+    omniglot_zip(paths.inbox / "images_background.zip", {"A": 2, "B": 2})
+    for name in placed:
+        (paths.inbox / name).write_bytes(b"x")
+    fetch(fetch_params(set="custom", alphabets=["A", "B"]), paths)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "is not used" in line]
+    assert notes == [f"fetch: note: {paths.inbox / name} is not used: fetch.source is "
+                     f"'omniglot'; `fetch.source: course` in params.yaml would use it"
+                     for name in placed]
+
+
 def test_fetch_offline_without_zip_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     paths = fetch_paths(tmp_path)
     url = f"http://127.0.0.1:{closed_port()}/images_background.zip"
-    with pytest.raises(FetchError, match=f"put it at {paths.inbox}/images_background.zip"):
+    with pytest.raises(FetchError) as error:
         fetch(fetch_params(url=url), paths)
+    first, second = str(error.value).split("\n")
+    assert first.endswith(f"put it at {paths.inbox}/images_background.zip")
+    assert second == (f"fetch: in `dvc exp run --temp` or a queued experiment, a placed zip "
+                      f"is used only when passed with --copy-paths "
+                      f"{paths.inbox}/images_background.zip")
     assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+@pytest.mark.parametrize("placed, named", [
+    (["images_background (1).zip", "README.md", "notes.txt"],
+     "holds 'images_background (1).zip': if that is the zip, rename it)"),
+    (["Images_Background.ZIP", "images_background.zip.crdownload", "omniglot_12.npz"],
+     "holds 'Images_Background.ZIP', 'images_background.zip.crdownload': if one of them is "
+     "the zip, rename it)"),
+])
+def test_fetch_offline_names_inbox_files_that_look_like_a_misnamed_zip(tmp_path, monkeypatch,
+                                                                       placed, named):
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    paths = fetch_paths(tmp_path)
+    for name in placed:
+        (paths.inbox / name).write_bytes(b"x")
+    url = f"http://127.0.0.1:{closed_port()}/images_background.zip"
+    with pytest.raises(FetchError) as error:
+        fetch(fetch_params(url=url), paths)
+    assert str(error.value).split("\n")[0].endswith(
+        f"put it at {paths.inbox}/images_background.zip ({paths.inbox}/ {named}")
 
 
 @pytest.mark.parametrize("name", ["omniglot_12.npz", "omniglot_12.pkl.tar"])

@@ -53,12 +53,28 @@ def covered(path, deps):
     return any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in deps)
 
 
+def arguments_without_help(shown):
+    """The argument lines of an argparse --help text with no help text after them.
+
+    An argument is a line indented by two spaces; its help follows two or more spaces
+    on that line, or on the next line indented further (argparse wraps long names).
+    """
+    lines = shown.splitlines() + [""]
+    return [line.strip() for line, after in zip(lines, lines[1:])
+            if re.match(r"  \S", line) and not re.search(r"\S {2,}\S", line)
+            and not re.match(r" {4,}\S", after)]
+
+
 @pytest.mark.parametrize("module", sorted({command_module(stage)
-                                             for stage in stage_definitions().values()}))
+                                             for stage in stage_definitions().values()}
+                                            | {"stages.predict"}))
 def test_every_stage_module_prints_its_usage(module):
     shown = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
                            capture_output=True, text=True)
-    assert shown.returncode == 0 and shown.stdout.startswith("usage:"), shown.stderr
+    assert shown.returncode == 0, shown.stderr
+    # The command a user types, not argparse's default "<file>.py".
+    assert shown.stdout.startswith(f"usage: python -m {module} "), shown.stdout
+    assert arguments_without_help(shown.stdout) == []
 
 
 @pytest.mark.parametrize("name, stage", stage_definitions().items())

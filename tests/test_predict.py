@@ -53,6 +53,7 @@ def made_run(tmp_path, monkeypatch):
         json.dumps({"hidden": [8], "dropout": 0.0, "dtype": "float32"}))
     (tmp_path / "metrics/data.json").write_text(json.dumps(
         {"class_names": alphabets, "pixels": {"encoding": "stored", "order": "C"}}))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # what marks the project's root
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -148,6 +149,17 @@ def test_a_missing_run_or_broken_files_are_refused_in_one_line(made_run, capsys)
     assert "models/r.npz: not a model" in refusal(capsys, ["r", image])
     (made_run / "metrics/data.json").write_text(json.dumps({"source": "course"}))
     assert "data report with 'class_names' and 'pixels'" in refusal(capsys, ["r", image])
+
+
+def test_run_outside_the_project_root_says_to_run_it_from_the_root(made_run, monkeypatch,
+                                                                    capsys):
+    image = str(png(made_run / "blank.png"))
+    (made_run / "elsewhere").mkdir()
+    monkeypatch.chdir(made_run / "elsewhere")
+    assert refusal(capsys, ["r", image]) == (
+        f"predict: metrics/runs/r/config.json: missing, and {made_run / 'elsewhere'} is not "
+        f"the project's root (it has no dvc.yaml); run `python -m stages.predict` from the "
+        f"project's root")
 
 
 def test_files_cannot_choose_how_much_memory_predict_spends(made_run, capsys):

@@ -80,9 +80,19 @@ def entry_of(index, ref, zip_path):
     entry = index.get(ref.alphabet, {}).get(ref.character, {}).get(ref.drawer)
     if entry is None:
         raise OmniglotZipError(f"{zip_path}: no image for {ref.name} "
-                               f"({ref.alphabet}/character{ref.character:02d}/"
-                               f"IIII_{ref.drawer:02d}.png)")
+                               f"({what_is_missing(index, ref)})")
     return entry
+
+
+def what_is_missing(index, ref):
+    """The folder or drawing the zip lacks for `ref`; a file pattern, since the file's
+    IIII part (the image's number) is known only from the zip itself."""
+    folder = f"{ref.alphabet}/character{ref.character:02d}/"
+    if ref.alphabet not in index:
+        return f"the zip has no folder {ref.alphabet}/"
+    if ref.character not in index[ref.alphabet]:
+        return f"the zip has no folder {folder}"
+    return f"{folder} holds no *_{ref.drawer:02d}.png"
 
 
 def index_drawings(archive, zip_path):
