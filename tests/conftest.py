@@ -185,7 +185,7 @@ def tiny_pipeline_fall2024(tmp_path, shared_omniglot):
     return tiny_project(tmp_path, shared_omniglot / "images_background.zip", FALL2024_FETCH)
 
 
-# Markers, so that `pytest -m "not dvc and not browser"` is the fast loop (seconds):
+# Markers, so that `pytest -m "not dvc and not browser"` is the fast loop (about a minute):
 # `dvc` for tests that start git + DVC projects, `browser` for those that render in chromium.
 DVC_FIXTURES = {"dvc_project", "tiny_pipeline", "tiny_pipeline_fall2024", "team"}
 DVC_MODULES = {"test_pipeline_dvc", "test_plots_dvc", "test_plots_offline", "test_sharing"}
