@@ -21,6 +21,12 @@ def grid_floor(args, runs_dir):
     The runs are params.yaml's; each one's settings come from its config.json, the
     config it trained with.
     """
+    rows, watch = sample_grid(args, runs_dir)
+    return grid_result(rows, watch, args)
+
+
+def sample_grid(args, runs_dir):
+    """([row per run], watch): each network's floor sampled once, for all its runs."""
     floors, workers, rows = {}, {}, []
     machine_watch = Watch([]).start()
     for name in parse_grid(load_params(ROOT / "params.yaml")):
@@ -52,6 +58,11 @@ def grid_floor(args, runs_dir):
         watch.update(handoff=max(f["handoff"] for f in floors.values()),
                      rounds=max(f["rounds"] for f in floors.values()),
                      clean_samples=min(f["clean_samples"] for f in floors.values()))
+    return rows, watch
+
+
+def grid_result(rows, watch, args):
+    """Totals and ratios over the rows, each ratio under the grid's verdict."""
     floor = sum(row["floor_seconds"] for row in rows)
     training = sum(row["training_seconds"] for row in rows)
     result = {"runs": rows, "floor_seconds": floor, "training_seconds": training,
