@@ -7,6 +7,7 @@ where their absence is a failure.
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,13 @@ SHARED_COURSE = Path(os.environ.get("COURSE_SHARED_DIR", SHARED_OMNIGLOT.parent 
 PROJECT_FILES = ["mlpcore", "pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore",
                  ".gitignore", ".dvc/.gitignore", ".dvc/config", ".dvc/plots",
                  "third_party", "data/inbox/README.md", "data/course_fall2024"]
+
+
+def live_ctrl_c():
+    """Popen's preexec_fn: SIGINT back to its default in the child, as a terminal's Ctrl-C
+    finds it. A shell's background job (`cmd &`) starts with SIGINT ignored, which Python
+    and every child then keep, so a Ctrl-C test run from one would wait forever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def require(available, what):

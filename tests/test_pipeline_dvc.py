@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.conftest import TINY_EXPERIMENTS
+from tests.conftest import TINY_EXPERIMENTS, live_ctrl_c
 
 TRAIN_STAGES = {f"train@{name}" for name in TINY_EXPERIMENTS}
 CHECK = {"check_params"}  # reruns on any edit of params.yaml (stages/check_params.py)
@@ -167,7 +167,8 @@ def test_an_interrupted_run_leaves_no_output_that_looks_complete(tiny_pipeline):
     command = ["python", "-m", "stages.train", "small", "data/prepared/omniglot_12.npz",
                "models/small.npz", "metrics/runs/small", "plots/curves/small.csv"]
     process = subprocess.Popen(command, cwd=project.path, env=project.env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=live_ctrl_c)
     time.sleep(4)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)

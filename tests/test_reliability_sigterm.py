@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.data.prepared import Dataset, save_prepared
 from tests.test_training import DEFAULTS
+from tests.conftest import live_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 # Writes half of a file through atomic_path, says so, then waits to be killed.
@@ -42,7 +43,7 @@ stages.train.main(sys.argv[1:])
 
 def start(args, cwd):
     return subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=live_ctrl_c,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
