@@ -46,7 +46,7 @@ def cores_study(args, pairs):
 def cores_line(study):
     one, two = (study["times"][key] for key in ("one run, 2 threads", "two runs, 1 thread each"))
     speedup = study["two_runs_speedup"]
-    verdict_text = (f"no ratio ({speedup['refused']})" if speedup["refused"]
+    verdict_text = (ratio_text(speedup) if speedup["refused"]  # "no ratio (why)"
                     else f"two runs do {ratio_text(speedup, 'x')} the work")
     return (f"cores: 2 epochs of 2x150 float32 by one 2-thread run {one['min']:.2f}/"
             f"{one['median']:.2f} s, by two concurrent 1-thread runs {two['min']:.2f}/"

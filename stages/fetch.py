@@ -120,15 +120,16 @@ def from_omniglot(params, paths):
     """Build the set params.set names from images_background.zip."""
     note_unused_course_files(paths.inbox)
     zip_path, zip_record = obtain_zip(params, paths)
+    index = zip_index(zip_path)
     if params.set == "fall2024":
         class_names = read_labels(paths.course_set / LABELS)
         refs = read_manifest(paths.course_set / MANIFEST, class_names)
-        check_alphabets(zip_index(zip_path), class_names, zip_path)
+        check_alphabets(index, class_names, zip_path)
     else:
         class_names = params.alphabets
-        refs = custom_set(zip_index(zip_path), params.alphabets, params.split,
+        refs = custom_set(index, params.alphabets, params.split,
                           params.test_drawings, params.test_characters, params.split_seed)
-    x, y = read_images(zip_path, refs)
+    x, y = read_images(zip_path, refs, index)
     is_test = [ref.split == "test" for ref in refs]
     train_rows = [i for i, test in enumerate(is_test) if not test]
     test_rows = [i for i, test in enumerate(is_test) if test]

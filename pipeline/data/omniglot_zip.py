@@ -31,14 +31,15 @@ class OmniglotZipError(ValueError):
     """A zip that is unreadable or not in the Omniglot layout."""
 
 
-def read_images(zip_path, refs):
+def read_images(zip_path, refs, index=None):
     """(x, y) of the images `refs` name, in their order, read from the zip at `zip_path`.
 
     x: (len(refs), 11025) uint8, stored values (1 = background, 0 = ink), each image
-    flattened row by row; y: (len(refs),) int64, the refs' labels.
+    flattened row by row; y: (len(refs),) int64, the refs' labels. index: the zip's
+    zip_index(), when the caller has it already (else it is built here).
     """
     with open_zip(zip_path) as archive:
-        index = index_drawings(archive, zip_path)
+        index = index if index is not None else index_drawings(archive, zip_path)
         entries = [entry_of(index, ref, zip_path) for ref in refs]
         x = np.empty((len(refs), IMAGE_SIDE * IMAGE_SIDE), dtype=np.uint8)
         for row, entry in enumerate(entries):
