@@ -99,6 +99,7 @@ def fetch(params, paths):
 
 def from_course_file(params, paths):
     """The course's file from the inbox; class names known when it is the Fall 2024 file."""
+    note_unused_inputs(paths.inbox, (ZIP_NAME,), "course")
     placed = [p for p in (placed_file(paths.inbox / NPZ_NAME),
                           placed_file(paths.inbox / TAR_NAME)) if p]
     if len(placed) != 1:
@@ -118,7 +119,7 @@ def from_course_file(params, paths):
 
 def from_omniglot(params, paths):
     """Build the set params.set names from images_background.zip."""
-    note_unused_course_files(paths.inbox)
+    note_unused_inputs(paths.inbox, (NPZ_NAME, TAR_NAME), "omniglot")
     zip_path, zip_record = obtain_zip(params, paths)
     index = zip_index(zip_path)
     if params.set == "fall2024":
@@ -145,13 +146,15 @@ def from_omniglot(params, paths):
     return arrays, record
 
 
-def note_unused_course_files(inbox):
-    """A note on stderr for each course file placed in the inbox: fetch.source omniglot
+def note_unused_inputs(inbox, names, source):
+    """A note on stderr for each of `names` placed in the inbox: fetch.source `source`
     does not read it, and whoever placed it likely expected it to be used."""
-    for path in (inbox / NPZ_NAME, inbox / TAR_NAME):
+    other = "course" if source == "omniglot" else "omniglot"
+    for name in names:
+        path = inbox / name
         if path.exists() or path.is_symlink():
-            print(f"fetch: note: {path} is not used: fetch.source is 'omniglot'; "
-                  f"`fetch.source: course` in params.yaml would use it", file=sys.stderr)
+            print(f"fetch: note: {path} is not used: fetch.source is '{source}'; "
+                  f"`fetch.source: {other}` in params.yaml would use it", file=sys.stderr)
 
 
 def obtain_zip(params, paths):

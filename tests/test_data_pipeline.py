@@ -195,6 +195,17 @@ def test_fetch_from_omniglot_notes_each_course_file_it_does_not_use(tmp_path, ca
                      for name in placed]
 
 
+def test_fetch_from_a_course_file_notes_a_zip_it_does_not_use(tmp_path, capsys):
+    paths = fetch_paths(tmp_path)
+    write_npz(paths.inbox / "omniglot_12.npz", course_arrays())
+    omniglot_zip(paths.inbox / "images_background.zip", {"A": 2})
+    fetch(fetch_params(source="course"), paths)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "is not used" in line]
+    assert notes == [f"fetch: note: {paths.inbox / 'images_background.zip'} is not used: "
+                     f"fetch.source is 'course'; `fetch.source: omniglot` in params.yaml "
+                     f"would use it"]
+
+
 def test_fetch_offline_without_zip_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     paths = fetch_paths(tmp_path)
