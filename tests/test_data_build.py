@@ -246,6 +246,13 @@ def character(root="images_background", first=None):
      "images_background/Alpha/character09/0999_01.png: not a readable PNG"),
     ({"Alpha": 2, "Gamma": 2}, 20, {"images_background/Alpha/notes.txt": b"hi"},
      "entry 'images_background/Alpha/notes.txt': expected <root>/<Alphabet>/characterNN/"),
+    # Past int()'s 4300-digit limit, which would end in a traceback.
+    ({"Alpha": 2, "Gamma": 2}, 20, {f"images_background/Alpha/character{'1' * 5000}/"
+                                    f"0001_01.png": png_bytes()},
+     "expected <root>/<Alphabet>/characterNN/IIII_DD.png"),
+    ({"Alpha": 2, "Gamma": 2}, 20, {"images_background/Alpha/character01/"
+                                    "\u0661\u0662\u0663_01.png": png_bytes()},
+     "expected <root>/<Alphabet>/characterNN/IIII_DD.png"),
 ])
 def test_bad_zips_name_the_problem(tmp_path, alphabets, drawers, extra, message):
     path = omniglot_zip(tmp_path / "o.zip", alphabets, drawers=drawers, extra=extra)

@@ -18,8 +18,10 @@ from PIL import Image
 from pipeline.data.npz_files import ZIP_DAMAGE, check_entry_count
 from pipeline.data.prepared import IMAGE_SIDE
 
-CHARACTER_FOLDER = re.compile(r"character(\d+)")
-DRAWING_FILE = re.compile(r"(\d+)_(\d+)\.png")
+# ASCII digits, at most 4 (the release's longest is 4): a crafted name of thousands of
+# digits would otherwise reach int(), which refuses over 4300 with a traceback.
+CHARACTER_FOLDER = re.compile(r"character([0-9]{1,4})")
+DRAWING_FILE = re.compile(r"([0-9]{1,4})_([0-9]{1,4})\.png")
 # A 105x105 1-bit PNG is well under 2 KB; anything far larger is not one.
 MAX_PNG_BYTES = 1 << 20
 EXPECTED_PNG = ("PNG", "1", (IMAGE_SIDE, IMAGE_SIDE))
