@@ -8,6 +8,7 @@ value checks. YAML is read with ruamel.yaml, as DVC reads it, so a value like
 import dataclasses
 import math
 import re
+import reprlib
 import typing
 from pathlib import Path
 
@@ -38,6 +39,32 @@ class ParamsError(ValueError):
     """A params.yaml value that is missing, unknown or invalid; the message names the key."""
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 120, 120  # a whole valid name
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 8
+MAX_SHOWN = 240
+
+
+def shown(value):
+    """repr(value) for an error message, at most MAX_SHOWN characters.
+
+    YAML aliases share one object, so a 1 KB params.yaml can hold a list whose full
+    repr runs to gigabytes; reprlib stops at a few levels and items before the text
+    is built, and the text is then cut.
+    """
+    text = _SHOWN.repr(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
+def yaml_problem(error):
+    """ruamel's error in one line: what it was doing, the problem and where (1-based)."""
+    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    context = getattr(error, "context", None)
+    mark = getattr(error, "problem_mark", None)
+    place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{context + ': ' if context else ''}{problem}{place}"
+
+
 def load_params(path=PARAMS_FILE):
     """The whole params file as plain dicts and lists."""
     path = Path(path)
@@ -46,7 +73,11 @@ def load_params(path=PARAMS_FILE):
     try:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+        raise ParamsError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: not valid params: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise ParamsError(f"{path}: not valid params: {error}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     check_sections(data, path)
@@ -62,17 +93,18 @@ def check_sections(params, path=PARAMS_FILE):
     """
     unknown = [str(name) for name in params if name not in SECTIONS]
     if unknown:
-        raise ParamsError(f"{path}: unknown section(s) {unknown}; expected sections "
+        raise ParamsError(f"{path}: unknown section(s) {shown(unknown)}; expected sections "
                           f"among {list(SECTIONS)}")
 
 
 def check_name(name, where, pattern=NAME_PATTERN, rule=NAME_RULE):
     """`name` if it may serve as a file name and a command-line word (NAME_RULE)."""
     if not isinstance(name, str):
-        raise ParamsError(f"{where}: name {name!r} is a {type(name).__name__}; expected text "
+        raise ParamsError(f"{where}: name {shown(name)} is a {type(name).__name__}; "
+                          f"expected text "
                           f"(quote it in YAML) of {rule}")
     if not pattern.fullmatch(name):
-        raise ParamsError(f"{where}: name {name!r} is not allowed; expected {rule}")
+        raise ParamsError(f"{where}: name {shown(name)} is not allowed; expected {rule}")
     return name
 
 
@@ -103,7 +135,8 @@ def group_titles(params, path=PARAMS_FILE):
     for name, title in groups.items():
         key = check_name(group_name(name, f"{path}:groups"), f"{path}:groups")
         if not isinstance(title, str):
-            raise ParamsError(f"{path}:groups.{key}: expected a title (text), got {title!r}")
+            raise ParamsError(f"{path}:groups.{key}: expected a title (text), "
+                              f"got {shown(title)}")
         titles[key] = title
     return titles
 
@@ -117,7 +150,8 @@ def check_titled(run_groups, titles, path=PARAMS_FILE):
     """
     for run, group in run_groups.items():
         if group not in titles:
-            raise ParamsError(f"{path}:experiments.{run}.group: {group!r} has no title under "
+            raise ParamsError(f"{path}:experiments.{run}.group: {shown(group)} has no title "
+                              f"under "
                               f"`groups` (titled: {list(titles)}); add it there with a title, "
                               f"or correct the run's group")
 
@@ -129,10 +163,10 @@ def group_name(value, where):
     such a group is refused rather than silently merged into another.
     """
     if isinstance(value, float):
-        raise ParamsError(f"{where}: group {value!r} was read as a number; quote it in "
+        raise ParamsError(f"{where}: group {shown(value)} was read as a number; quote it in "
                           f"YAML (\"2.10\" stays 2.10, unquoted it reads as 2.1)")
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ParamsError(f"{where}: group {value!r} is not allowed; expected {NAME_RULE}")
+        raise ParamsError(f"{where}: group {shown(value)} is not allowed; expected {NAME_RULE}")
     return str(value)
 
 
@@ -151,7 +185,8 @@ def parse(cls, mapping, where):
                           f"got {type(mapping).__name__}")
     unknown = sorted(set(mapping) - set(names), key=str)  # YAML keys may be numbers
     if unknown:
-        raise ParamsError(f"{where}: unknown key(s) {unknown}; expected keys {names}")
+        raise ParamsError(f"{where}: unknown key(s) {shown(unknown)}; "
+                          f"expected keys {names}")
     missing = [name for name in names if name not in mapping]
     if missing:
         raise ParamsError(f"{where}: missing key(s) {missing}")
@@ -167,7 +202,7 @@ def check_values(obj, where, checks):
     """Raise ParamsError for the first failed check: (key, condition, what was expected)."""
     for key, ok, expected in checks:
         if not ok:
-            raise ParamsError(f"{where}.{key}: {getattr(obj, key)!r} is invalid; "
+            raise ParamsError(f"{where}.{key}: {shown(getattr(obj, key))} is invalid; "
                               f"expected {expected}")
 
 
@@ -181,23 +216,23 @@ def check_type(value, hint, where):
         return check_type(value, inner[0], where)
     if origin is typing.Literal:
         if value not in args:
-            raise ParamsError(f"{where}: {value!r} is not one of {list(args)}")
+            raise ParamsError(f"{where}: {shown(value)} is not one of {list(args)}")
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ParamsError(f"{where}: expected a list, got {value!r}")
+            raise ParamsError(f"{where}: expected a list, got {shown(value)}")
         return [check_type(item, args[0], f"{where}[{i}]") for i, item in enumerate(value)]
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamsError(f"{where}: expected a number, got {value!r}")
+            raise ParamsError(f"{where}: expected a number, got {shown(value)}")
         number = float(value) if isinstance(value, float) or abs(value) < 2 ** 1000 else math.inf
         if not math.isfinite(number):  # .inf and .nan would reach the weights and the JSON
-            raise ParamsError(f"{where}: expected a finite number, got {value!r}")
+            raise ParamsError(f"{where}: expected a finite number, got {shown(value)}")
         return number
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{where}: expected an integer, got {value!r}")
+            raise ParamsError(f"{where}: expected an integer, got {shown(value)}")
         return value
     if not isinstance(value, hint):
-        raise ParamsError(f"{where}: expected {hint.__name__}, got {value!r}")
+        raise ParamsError(f"{where}: expected {hint.__name__}, got {shown(value)}")
     return value

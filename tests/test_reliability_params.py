@@ -89,6 +89,37 @@ def test_an_unreadable_params_file_is_a_params_error(tmp_path, make, problem):
         load_params(tmp_path / "params.yaml")
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("figures:\n  dpi: 1\n  dpi: 2\n", "params.yaml: not valid YAML: while constructing a "
+     "mapping: found duplicate key \"dpi\" with value \"2\" (original value: \"1\") at line 3, "
+     "column 3"),
+    ("figures:\n  dpi: " + "1" * 5000 + "\n", "params.yaml: not valid params: Exceeds the limit"),
+    ("figures: " + "[" * 5000 + "]" * 5000 + "\n", "params.yaml: not valid params: nested too "
+     "deeply"),
+])
+def test_a_params_file_that_yaml_cannot_load_is_one_line(tmp_path, text, problem):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ParamsError) as error:
+        load_params(tmp_path / "params.yaml")
+    assert str(error.value).startswith(f"{tmp_path / problem}")
+    assert "\n" not in str(error.value)
+
+
+def test_a_value_built_of_yaml_aliases_is_shown_in_a_few_characters(tmp_path):
+    # Ten levels of ten aliases each: 1 KB of YAML whose full repr has 10**10 items.
+    anchors = ["  a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    anchors += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    params = params_with()
+    params["train"]["lr"] = "LR"
+    sections = [f"{name}: {json.dumps(value)}" for name, value in params.items()]
+    text = "\n".join(["figures:", *anchors, *sections]).replace('"LR"', "*a9")
+    (tmp_path / "params.yaml").write_text(text + "\n")
+    with pytest.raises(ParamsError) as error:
+        parse_experiment(load_params(tmp_path / "params.yaml"), "tiny")
+    assert str(error.value).startswith("params.yaml:train.lr: expected a number, got [[[")
+    assert len(str(error.value)) < 300
+
+
 @pytest.mark.parametrize("change, expected", [
     (lambda p: p["train"].__setitem__(1, 2), r"train: unknown key\(s\) \[1\]"),
     (lambda p: p["experiments"]["tiny"].__setitem__(7, 0), r"tiny: unknown key\(s\) \[7\]"),

@@ -11,7 +11,7 @@ from typing import Literal
 from mlpcore import WEIGHT_INITS
 
 from pipeline.params import (ParamsError, check_experiment_name, check_name, check_values,
-                             group_name, parse, section)
+                             group_name, parse, section, shown)
 
 # Upper bounds that keep one run within a few GiB on a 24 GiB machine shared by
 # a few runs: 8 layers of 4096 units hold at most 11025*4096 + 7*4096**2 +
@@ -88,14 +88,14 @@ def parse_experiment(params, name):
         for key in known:  # a YAML number: name it as such, not as a missing experiment
             if str(key) == name:
                 check_experiment_name(key, "params.yaml:experiments")
-        raise ParamsError(f"params.yaml:experiments: no experiment named {name!r}; "
-                          f"known: {sorted(known, key=str)}")
+        raise ParamsError(f"params.yaml:experiments: no experiment named {shown(name)}; "
+                          f"known: {shown(sorted(known, key=str))}")
     check_experiment_name(name, "params.yaml:experiments")
     where = f"params.yaml:experiments.{name}"
     overrides = experiments[name]
     if not isinstance(overrides, dict):
         raise ParamsError(f"{where}: expected a mapping of keys that differ from `train`, "
-                          f"got {overrides!r}")
+                          f"got {shown(overrides)}")
     overrides = dict(overrides)
     if "group" not in overrides:
         raise ParamsError(f"{where}.group: missing; every experiment names its homework "
@@ -104,7 +104,8 @@ def parse_experiment(params, name):
     defaults = dataclasses.asdict(parse_defaults(params))
     unknown = sorted(set(overrides) - set(defaults), key=str)
     if unknown:
-        raise ParamsError(f"{where}: unknown key(s) {unknown}; expected 'group' and keys of "
+        raise ParamsError(f"{where}: unknown key(s) {shown(unknown)}; expected 'group' "
+                          f"and keys of "
                           f"`train`: {sorted(defaults)}")
     config = parse(RunConfig, {**defaults, **overrides}, where)
     return Experiment(name=name, group=group, config=config)
