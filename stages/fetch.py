@@ -32,12 +32,12 @@ from pipeline.small_files import read_small_json
 from pipeline.stage_runner import run_stage
 from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
+from pipeline.data.size_limit import MIB, SizeLimit
 
 ZIP_NAME = "images_background.zip"
 MANIFEST = "omniglot_12_fall2024.csv"
 LABELS = "labels.txt"
 CHECKSUMS = "omniglot_12_fall2024.checksums.json"
-MIB = 1 << 20
 # The checksums file is about 1 KB (four arrays' shapes, dtypes and sha256).
 MAX_CHECKSUMS_BYTES = 1 << 20
 
@@ -61,16 +61,17 @@ class FetchParams:
     max_input_mb: int
 
     def validate(self, where):
-        checks = [
+        checks = [  # max_input_mb first: the bytes check depends on it
+            ("max_input_mb", 1 <= self.max_input_mb <= 16384, "1..16384"),
             ("md5", len(self.md5) == 32 and set(self.md5) <= set("0123456789abcdef"),
              "32 lowercase hex digits"),
-            ("bytes", 1 <= self.bytes <= self.max_input_mb * MIB, "1..max_input_mb MiB"),
+            ("bytes", 1 <= self.bytes <= self.max_input_mb * MIB,
+             f"1..{self.max_input_mb * MIB} (fetch.max_input_mb MiB)"),
             ("alphabets", 0 < len(self.alphabets) == len(set(self.alphabets)),
              "a non-empty list without repeats"),
             ("test_drawings", 1 <= self.test_drawings <= 19, "1..19"),
             ("test_characters", self.test_characters >= 1, ">= 1"),
             ("split_seed", self.split_seed >= 0, ">= 0"),
-            ("max_input_mb", 1 <= self.max_input_mb <= 16384, "1..16384"),
         ]
         check_values(self, where, checks)
 
@@ -106,7 +107,8 @@ def from_course_file(params, paths):
         found = "both" if placed else "neither"
         raise FetchError(f"fetch.source is 'course': expected {paths.inbox / NPZ_NAME} or "
                          f"{paths.inbox / TAR_NAME} (one of the two), found {found}")
-    arrays = read_course_file(placed[0], params.max_input_mb * MIB)
+    arrays = read_course_file(placed[0], SizeLimit(params.max_input_mb * MIB,
+                                                   "fetch.max_input_mb"))
     # Before anything is summed or written: the output must hold exactly these values.
     check_course_arrays(arrays, placed[0], MAX_CLASSES)
     sums = array_checksums(arrays)

@@ -17,10 +17,13 @@ import numpy as np
 
 from pipeline.atomic import write_json
 from pipeline.data.checksums import file_digests
+from pipeline.data.course_archive import ArchiveError
 from pipeline.data.course_file import ARRAYS, read_course_file
 from pipeline.data.dataset_checks import DatasetError, to_dataset
 from pipeline.data.npz_files import NpzError
 from pipeline.data.pixel_encoding import encode_images
+from pipeline.data.safe_pickle import UnsafePickleError
+from pipeline.data.size_limit import SizeLimit
 from pipeline.params import load_params, parse, section
 from pipeline.small_files import read_small_json
 from pipeline.stage_runner import run_stage
@@ -49,11 +52,15 @@ def prepare(params, course_file, provenance, out, report_path):
         digests = file_digests(course_file)
     except FileNotFoundError:
         raise ProvenanceError(f"{course_file}: not found; run `dvc repro fetch`") from None
+    except OSError as error:  # e.g. a folder in its place
+        raise ProvenanceError(f"{course_file}: cannot be read ({error.strerror or error}); "
+                              f"run `dvc repro fetch`") from None
     if digests["sha256"] != record["output"]["sha256"]:
         raise ProvenanceError(f"{provenance} describes a file with sha256 "
                               f"{record['output']['sha256']}, but {course_file} has "
                               f"{digests['sha256']}; run `dvc repro fetch`")
-    arrays = read_course_file(course_file, MAX_MEMBER_BYTES)
+    arrays = read_course_file(course_file, SizeLimit(
+        MAX_MEMBER_BYTES, "prepare's bound: the whole Omniglot release as float32"))
     class_names = record.get("class_names") or generic_names(arrays, course_file)
     data = ((arrays["trainX"], arrays["trainY"]), (arrays["testX"], arrays["testY"]))
     dataset = encode(to_dataset(data, class_names, course_file), params.pixels, params.order)
@@ -149,7 +156,8 @@ def main(argv=None):
     def body():
         params = parse(PrepareParams, section(load_params(), "prepare"), "params.yaml:prepare")
         return prepare(params, args.course_file, args.provenance, args.out, args.report)
-    report = run_stage("prepare", body, errors=(ProvenanceError, NpzError, DatasetError))
+    report = run_stage("prepare", body, errors=(ProvenanceError, NpzError, DatasetError,
+                                                ArchiveError, UnsafePickleError))
     print(f"prepare: {args.out}: {report['train']['images']} train / "
           f"{report['test']['images']} test images, {report['num_classes']} classes, "
           f"{report['pixels']['encoding']} pixels")

@@ -396,7 +396,8 @@ def test_repository_params_parse():
     ({"set": "fall2023"}, "fetch.set: 'fall2023' is not one of ['fall2024', 'custom']"),
     ({"split": "writer"}, "fetch.split: 'writer' is not one of ['drawing', 'character']"),
     ({"test_drawings": 20}, "fetch.test_drawings: 20 is invalid; expected 1..19"),
-    ({"bytes": 0}, "fetch.bytes: 0 is invalid; expected 1..max_input_mb MiB"),
+    ({"bytes": 0}, "fetch.bytes: 0 is invalid; expected 1..2147483648 (fetch.max_input_mb MiB)"),
+    ({"max_input_mb": 0}, "fetch.max_input_mb: 0 is invalid; expected 1..16384"),
     ({"mirror": "x"}, "unknown key(s) ['mirror']"),
 ])
 def test_bad_fetch_params_name_the_key(changes, message):

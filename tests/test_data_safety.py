@@ -20,17 +20,19 @@ from pipeline.data.image_sets import ImageRef
 from pipeline.data.npz_files import NpzError, read_npz
 from pipeline.data.omniglot_zip import OmniglotZipError
 from pipeline.data.safe_pickle import UnsafePickleError, load_arrays
+from pipeline.data.size_limit import SizeLimit
 from tests.data_helpers import (RunsACommand, member, png_bytes, tar_bytes, tiny_data,
                                 write_course_tar)
 
 MIB = 1 << 20
 
 
-def run_prepare(tmp_path, archive):
-    """Read `archive` as the fetch stage reads a course file; the raised error's text."""
+def refusal_reading(tmp_path, archive):
+    """Read `archive` as the fetch stage reads a course file (fetch.max_input_mb 1); the
+    raised error's text."""
     before = files_in(tmp_path)
     with pytest.raises((ArchiveError, UnsafePickleError)) as error:
-        read_course_file(archive, MIB)
+        read_course_file(archive, SizeLimit(MIB, "fetch.max_input_mb"))
     assert files_in(tmp_path) == before, "reading may not write or extract anything"
     return str(error.value)
 
@@ -42,7 +44,7 @@ def files_in(folder):
 def test_malicious_pickle_is_refused_before_it_runs(tmp_path):
     marker = tmp_path / "pwned"
     archive = write_course_tar(tmp_path / "evil.tar", RunsACommand(f"touch {marker}"))
-    message = run_prepare(tmp_path, archive)
+    message = refusal_reading(tmp_path, archive)
     assert not marker.exists()
     assert (f"{archive}:omniglot_12.pkl: refusing to load global "
             f"{os.system.__module__}.system") in message
@@ -73,7 +75,7 @@ def test_other_globals_are_refused(tmp_path, payload, name):
 def test_unsafe_members_are_refused_and_nothing_is_extracted(tmp_path, extra, problem):
     archive = write_course_tar(tmp_path / "course.tar", tiny_data(), extra=[extra])
     before = files_in(tmp_path)
-    message = run_prepare(tmp_path, archive)
+    message = refusal_reading(tmp_path, archive)
     assert message.startswith(f"{archive}: {problem}")
     assert files_in(tmp_path) == before
     assert not (tmp_path.parent / "omniglot_12.pkl").exists()
@@ -83,7 +85,7 @@ def test_an_archive_over_the_limit_is_refused_before_it_is_opened(tmp_path):
     data = ((np.zeros((96, 11025), np.uint8), np.zeros(96, np.int64)),) * 2
     archive = write_course_tar(tmp_path / "course.tar", data)
     size = archive.stat().st_size
-    assert run_prepare(tmp_path, archive) == (f"{archive}: {size} bytes, more than the limit "
+    assert refusal_reading(tmp_path, archive) == (f"{archive}: {size} bytes, more than the limit "
                                               f"of 1 MiB (fetch.max_input_mb)")
 
 
@@ -92,7 +94,7 @@ def test_a_member_declaring_more_than_the_limit_is_refused_at_its_header(tmp_pat
     big.size = MIB + 1  # declared only: the file holds none of it
     archive = tmp_path / "course.tar"
     archive.write_bytes(big.tobuf(tarfile.USTAR_FORMAT) + bytes(1024))
-    assert run_prepare(tmp_path, archive) == (f"{archive}: refusing member 'big.bin': "
+    assert refusal_reading(tmp_path, archive) == (f"{archive}: refusing member 'big.bin': "
                                               f"1048577 bytes, more than the limit of 1 MiB "
                                               f"(fetch.max_input_mb)")
 
@@ -102,7 +104,7 @@ def test_a_member_declaring_more_than_the_limit_is_refused_at_its_header(tmp_pat
 def test_a_compressed_tar_is_refused(tmp_path, compress, kind):
     archive = tmp_path / "course.tar"
     archive.write_bytes(compress(tar_bytes([(member("omniglot_12.pkl"), pickle.dumps(1))])))
-    assert run_prepare(tmp_path, archive) == (
+    assert refusal_reading(tmp_path, archive) == (
         f"{archive}: a {kind}-compressed tar; expected the course's uncompressed "
         f"omniglot_12.pkl.tar (decompress it first)")
 
@@ -126,7 +128,7 @@ def test_oversized_or_misleading_extended_headers_are_refused(tmp_path, kind, bo
     archive = tmp_path / "course.tar"
     archive.write_bytes(extended_header(kind, body)
                         + tar_bytes([(member("omniglot_12.pkl"), pickle.dumps(1))]))
-    assert run_prepare(tmp_path, archive) == f"{archive}: {problem}"
+    assert refusal_reading(tmp_path, archive) == f"{archive}: {problem}"
 
 
 def test_a_long_member_name_within_the_bound_is_read(tmp_path):
@@ -154,21 +156,21 @@ def test_our_own_errors_are_not_reported_as_a_corrupt_archive(tmp_path, monkeypa
 def test_truncated_archive_names_the_file(tmp_path):
     archive = write_course_tar(tmp_path / "course.tar", tiny_data())
     archive.write_bytes(archive.read_bytes()[:40_000])
-    assert "truncated or corrupt" in run_prepare(tmp_path, archive)
+    assert "truncated or corrupt" in refusal_reading(tmp_path, archive)
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a tar file at all" * 40])
 def test_not_a_tar_names_the_file(tmp_path, content):
     archive = tmp_path / "course.tar"
     archive.write_bytes(content)
-    message = run_prepare(tmp_path, archive)
+    message = refusal_reading(tmp_path, archive)
     assert message == f"{archive}: not a readable tar archive (empty, truncated or another format)"
 
 
 def test_corrupt_pickle_names_the_file(tmp_path):
     archive = tmp_path / "course.tar"
     archive.write_bytes(tar_bytes([(member("omniglot_12.pkl"), b"\x80\x04garbage")]))
-    assert "truncated or corrupt" in run_prepare(tmp_path, archive)
+    assert "truncated or corrupt" in refusal_reading(tmp_path, archive)
 
 
 @pytest.mark.parametrize("names, found", [(["other.pkl"], 0),
@@ -176,7 +178,7 @@ def test_corrupt_pickle_names_the_file(tmp_path):
 def test_exactly_one_expected_member(tmp_path, names, found):
     archive = tmp_path / "course.tar"
     archive.write_bytes(tar_bytes([(member(name), pickle.dumps(1)) for name in names]))
-    message = run_prepare(tmp_path, archive)
+    message = refusal_reading(tmp_path, archive)
     assert f"expected exactly one regular file named omniglot_12.pkl, found {found}" in message
 
 

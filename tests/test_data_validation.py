@@ -7,7 +7,7 @@ import pytest
 from pipeline.data.checksums import file_digests
 from pipeline.data.course_file import write_course_npz
 from pipeline.data.dataset_checks import DatasetError, to_dataset
-from pipeline.data.npz_files import write_npz
+from pipeline.data.npz_files import NpzError, write_npz
 from pipeline.data.prepared import IMAGE_SIDE, Dataset, PreparedError, load_prepared, save_prepared
 from stages.prepare import PrepareParams, ProvenanceError, prepare, read_provenance
 from tests.data_helpers import tiny_data
@@ -107,6 +107,25 @@ def test_prepare_refuses_bad_data_and_writes_nothing(tmp_path, case):
         prepare(PARAMS, course_file, provenance, out / "prepared.npz", out / "data.json")
     assert str(error.value).startswith(f"{course_file}: {message}")
     assert not out.exists()
+
+
+def test_prepare_names_its_own_bound_for_an_oversized_course_file(tmp_path, monkeypatch):
+    course_file, provenance = fetched(tmp_path, course_arrays())
+    monkeypatch.setattr("stages.prepare.MAX_MEMBER_BYTES", 1000)
+    with pytest.raises(NpzError) as error:
+        prepare(PARAMS, course_file, provenance, tmp_path / "p.npz", tmp_path / "d.json")
+    size = course_file.stat().st_size
+    assert str(error.value) == (f"{course_file}: {size} bytes, more than the limit of "
+                                f"{1000 / (1 << 20):g} MiB (prepare's bound: the whole "
+                                f"Omniglot release as float32)")
+
+
+def test_prepare_refuses_a_folder_in_place_of_the_course_file(tmp_path):
+    _, provenance = fetched(tmp_path, course_arrays())
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    with pytest.raises(ProvenanceError, match=f"{folder}: cannot be read \\(Is a directory\\)"):
+        prepare(PARAMS, folder, provenance, tmp_path / "p.npz", tmp_path / "d.json")
 
 
 def test_object_arrays_are_refused_by_name():

@@ -12,10 +12,10 @@ import tarfile
 from pathlib import PurePosixPath
 
 from pipeline.data.safe_pickle import load_arrays
+from pipeline.data.size_limit import limit_text
 
 MEMBER_NAME = "omniglot_12.pkl"
 MAX_MEMBERS = 1000
-MIB = 1 << 20
 BLOCK = 512
 # tarfile reads a long name's or a pax header's whole body into memory before any
 # member check; real ones hold a path and a few numbers.
@@ -73,7 +73,7 @@ def check_file(handle, path, max_bytes):
     size = handle.seek(0, 2)
     if size > max_bytes:
         raise ArchiveError(f"{path}: {size} bytes, more than the limit of "
-                           f"{max_bytes / MIB:g} MiB (fetch.max_input_mb)")
+                           f"{limit_text(max_bytes)}")
     handle.seek(0)
     start = handle.read(8)
     for magic, kind in COMPRESSIONS.items():
@@ -157,6 +157,6 @@ def check_member(member, path, max_bytes):
         problem = f"unsupported member type {member.type!r}"
     elif member.size > max_bytes:
         problem = (f"{member.size} bytes, more than the limit of "
-                   f"{max_bytes / MIB:g} MiB (fetch.max_input_mb)")
+                   f"{limit_text(max_bytes)}")
     if problem:
         raise ArchiveError(f"{path}: refusing member {name!r}: {problem}")

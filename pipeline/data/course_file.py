@@ -14,6 +14,7 @@ import numpy as np
 from pipeline.data.course_archive import read_course_archive
 from pipeline.data.dataset_checks import NAMES, DatasetError, check_structure, fail_with, is_binary
 from pipeline.data.npz_files import NpzError, read_npz, write_npz
+from pipeline.data.size_limit import limit_text
 
 ARRAYS = sum(NAMES, ())  # trainX, trainY, testX, testY
 NPZ_NAME = "omniglot_12.npz"
@@ -40,7 +41,7 @@ def check_size(path, max_bytes):
         raise NpzError(f"{path}: not found") from None
     if size > max_bytes:
         raise NpzError(f"{path}: {size} bytes, more than the limit of "
-                       f"{max_bytes / (1 << 20):g} MiB (fetch.max_input_mb)")
+                       f"{limit_text(max_bytes)}")
 
 
 def write_course_npz(path, arrays):
