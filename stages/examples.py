@@ -24,6 +24,9 @@ from pipeline.stage_runner import run_stage  # noqa: E402
 DPI = 150
 ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
 CELL_INCHES = 0.75
+# The figure has a row per class; a course file may hold up to prepared.MAX_CLASSES,
+# and a thousand rows of axes would take minutes and gigabytes to draw.
+MAX_ROWS = 40
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,14 @@ class ExamplesParams:
 
 
 def examples_figure(dataset, per_class):
-    """A Figure: one row per class, per_class images reshaped C-order, then per_class F-order."""
-    rows = dataset.num_classes
+    """A Figure: a row per class (the first MAX_ROWS), per_class images reshaped C-order,
+    then per_class F-order."""
+    rows = min(dataset.num_classes, MAX_ROWS)
     figure = plt.figure(figsize=(2 * per_class * CELL_INCHES + 3.2, rows * CELL_INCHES + 0.8),
                         layout="constrained")
-    figure.suptitle(f"First {per_class} training images per class, reshaped two ways")
+    some = "" if rows == dataset.num_classes else (
+        f" (classes 0-{rows - 1} of {dataset.num_classes})")
+    figure.suptitle(f"First {per_class} training images per class, reshaped two ways{some}")
     for panel, (order, title) in zip(figure.subfigures(1, 2, wspace=0.04), ORDERS):
         panel.suptitle(title)
         axes = panel.subplots(rows, per_class, squeeze=False)

@@ -30,7 +30,7 @@ from pipeline.data.download import DownloadError, download
 from pipeline.data.npz_files import NpzError, write_npz
 from pipeline.params import ParamsError, load_params, parse, section
 from pipeline.data.prepared import Dataset
-from stages.examples import ExamplesParams, examples_figure, render_examples
+from stages.examples import MAX_ROWS, ExamplesParams, examples_figure, render_examples
 from stages.fetch import CHECKSUMS, FetchError, FetchParams, FetchPaths, expected_checksums, fetch
 from stages.prepare import PrepareParams
 from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
@@ -419,6 +419,18 @@ def test_examples_figure_shows_both_orders_and_is_byte_stable(tmp_path):
     render_examples(dataset, 3, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_examples_figure_of_many_classes_draws_the_first_max_rows():
+    classes = MAX_ROWS + 5
+    (x, y), (tx, ty) = tiny_data(classes=classes, per_class=(1, 1))
+    dataset = Dataset(x, y, tx, ty, tuple(f"c{k}" for k in range(classes)))
+    figure = examples_figure(dataset, per_class=1)
+    rows = [axes.get_ylabel() for axes in figure.subfigs[0].axes]
+    title = figure.get_suptitle()
+    plt.close(figure)
+    assert rows == [f"{k}: c{k}" for k in range(MAX_ROWS)]
+    assert title.endswith(f"(classes 0-{MAX_ROWS - 1} of {classes})")
 
 
 # ---- DVC end to end -------------------------------------------------------------------

@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 
@@ -17,6 +19,7 @@ import stages.figures
 from pipeline.training.curves import EpochLog, curve_csv
 from pipeline.training.runs import RunRecord, best_run, jitter_of_test_accuracy
 from pipeline.training.runs import run_metrics
+from pipeline.results.confusion_figure import MAX_LABELLED_CLASSES, confusion_figure
 from pipeline.results.group_figures import group_figure
 from pipeline.results.summary import factor_of, per_class, summarize
 from stages.figures import FigureParams, render_figures
