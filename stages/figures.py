@@ -15,9 +15,9 @@ from pipeline.results.confusion_figure import CONFUSION_STEM, confusion_figure
 from pipeline.training.curves import CurveError
 from pipeline.results.group_figures import METRICS, figure_name, group_figure, save_figure
 from pipeline.results.group_tables import write_group_tables
-from pipeline.params import (check_titled, check_values, experiment_names, group_titles,
-                             load_params, parse, section)
-from pipeline.training.runs import InputFileError, best_run, by_group, load_runs, read_data_report
+from pipeline.params import check_values, load_params, parse, section
+from pipeline.results.titled_runs import load_titled_runs
+from pipeline.training.runs import InputFileError, best_run, by_group
 from pipeline.stage_runner import run_stage
 
 
@@ -33,7 +33,7 @@ def render_figures(runs, group_titles, class_names, params, png_dir, svg_dir, ta
     """Per group: <png_dir>/<group>_<metric>.png and the same .svg; the best run's confusion
     matrix; the group tables."""
     groups = by_group(runs)
-    headings = {group: f"{group} {group_titles.get(group, '')}".strip() for group in groups}
+    headings = {group: f"{group} {group_titles[group]}".strip() for group in groups}
     for group, members in groups.items():
         for metric in METRICS:
             figure = group_figure(members, metric, f"{headings[group]}: {metric}")
@@ -71,13 +71,10 @@ def main(argv=None):
 def figures(args):
     params = load_params()
     figure_params = parse(FigureParams, section(params, "figures"), "params.yaml:figures")
-    section(params, "experiments"), section(params, "groups")  # both required here
-    names = experiment_names(params)  # bad names first, before any file is read
-    class_names = read_data_report(args.data_report)["class_names"]
-    runs = load_runs(names, args.runs, args.curves, len(class_names))
-    titles = group_titles(params)
-    check_titled({run.name: run.group for run in runs}, titles)
-    render_figures(runs, titles, class_names, figure_params, args.png, args.svg, args.tables)
+    runs, titles, data_report = load_titled_runs(params, args.data_report, args.runs,
+                                                 args.curves)
+    render_figures(runs, titles, data_report["class_names"], figure_params, args.png,
+                   args.svg, args.tables)
 
 
 if __name__ == "__main__":

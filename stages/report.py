@@ -16,10 +16,10 @@ from pipeline.atomic import write_json, write_text
 from pipeline.results.confusion_figure import CONFUSION_STEM
 from pipeline.training.curves import CurveError
 from pipeline.results.group_figures import METRICS, figure_name
-from pipeline.params import (check_titled, experiment_names, group_titles, load_params,
-                             section)
+from pipeline.params import load_params
 from pipeline.results.report_markdown import report_markdown
-from pipeline.training.runs import InputFileError, by_group, load_runs, read_data_report
+from pipeline.results.titled_runs import load_titled_runs
+from pipeline.training.runs import InputFileError, by_group
 from pipeline.stage_runner import run_stage
 from pipeline.results.summary import grid_metrics, summarize
 
@@ -43,7 +43,7 @@ def relative(path, start):
 def build_report(runs, group_titles, data_report, figures_dir, examples_png, report_path):
     """(summary dict, markdown text)."""
     groups = by_group(runs)
-    order = list(group_titles) + [group for group in groups if group not in group_titles]
+    order = list(group_titles)  # every run's group is titled (check_titled)
     summary = summarize(runs, order, data_report["class_names"])
     base = report_path.parent
     figure_paths = {group: [relative(figures_dir / f"{figure_name(group, metric)}.png", base)
@@ -77,13 +77,8 @@ def main(argv=None):
 
 
 def report(args):
-    params = load_params()
-    section(params, "experiments"), section(params, "groups")  # both required here
-    names = experiment_names(params)  # bad names first, before any file is read
-    data_report = read_data_report(args.data_report)
-    runs = load_runs(names, args.runs, args.curves, data_report["num_classes"])
-    titles = group_titles(params)
-    check_titled({run.name: run.group for run in runs}, titles)
+    runs, titles, data_report = load_titled_runs(load_params(), args.data_report, args.runs,
+                                                 args.curves)
     summary, markdown = build_report(runs, titles, data_report, args.figures, args.examples,
                                      args.report)
     write_json(args.summary, summary)

@@ -94,5 +94,5 @@ def report_markdown(summary, group_titles, figure_paths, data_lines, examples_pa
         parts += ["", per_class_section(summary, confusion_path)]
     for group, paths in figure_paths.items():
         effects = [effect for effect in summary["effects"] if effect["group"] == group]
-        parts += ["", group_section(group, group_titles.get(group, ""), paths, effects)]
+        parts += ["", group_section(group, group_titles[group], paths, effects)]
     return "\n".join(parts) + "\n"

@@ -64,7 +64,7 @@ def value_rank(factor, config):
 def ordered_pair(a, b, factor, group_rank):
     """(base, changed): the run of the earlier group first, then by value_rank."""
     def rank(run):
-        return group_rank.get(run.group, len(group_rank)), value_rank(factor, run.config)
+        return group_rank[run.group], value_rank(factor, run.config)
     return sorted((a, b), key=rank)
 
 

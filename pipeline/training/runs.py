@@ -155,7 +155,7 @@ def run_label(config):
     """Names a run by what the homework varies: hidden sizes, momentum, dropout, lr."""
     hidden = "x".join(str(size) for size in config["hidden"])
     label = f"[{hidden}] m={config['momentum']:g} p={config['dropout']:g} lr={config['lr']:g}"
-    if config.get("init", "xavier_uniform") != "xavier_uniform":
+    if config["init"] != "xavier_uniform":
         label += f" {config['init']}"
     return label
 
