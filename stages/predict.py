@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image
 
 import mlpcore as mlp
 from pipeline.data.npz_files import NpzError, read_npz
-from pipeline.data.omniglot_zip import EXPECTED_PNG, IMAGE_SIDE, MAX_PNG_BYTES
+from pipeline.data.omniglot_zip import IMAGE_SIDE, MAX_PNG_BYTES, release_png_pixels
 from pipeline.data.pixel_encoding import encode_images
 from pipeline.data.prepared import MAX_CLASSES
 from pipeline.small_files import read_small_json
@@ -136,21 +135,13 @@ def read_image(path):
     """(105, 105) uint8 of a 1-bit PNG as the release stores it: 1 = background, 0 = ink."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_PNG_BYTES:
-            raise PredictError(f"{path}: {path.stat().st_size} bytes; expected a 1-bit "
-                               f"{IMAGE_SIDE}x{IMAGE_SIDE} PNG of a few KB")
-        with Image.open(path) as image:
-            found = (image.format, image.mode, image.size)
-            # Decode only what has the expected header: never a huge declared size.
-            pixels = np.asarray(image, dtype=np.uint8) if found == EXPECTED_PNG else None
-    except PredictError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise PredictError(f"{path}: not a readable image ({error})") from None
-    if pixels is None:
-        raise PredictError(f"{path}: expected a 1-bit {IMAGE_SIDE}x{IMAGE_SIDE} PNG as in the "
-                           f"Omniglot release, found {found[0]} mode {found[1]!r} size {found[2]}")
-    return pixels
+        size = path.stat().st_size
+    except OSError as error:
+        raise PredictError(f"{path}: not readable ({error.strerror or error})") from None
+    if size > MAX_PNG_BYTES:
+        raise PredictError(f"{path}: {size} bytes; expected a 1-bit "
+                           f"{IMAGE_SIDE}x{IMAGE_SIDE} PNG of a few KB")
+    return release_png_pixels(path, path, PredictError)
 
 
 def encode(images, encoding, dtype):

@@ -240,8 +240,8 @@ def character(root="images_background", first=None):
     ({"Alpha": 2, "Gamma": 2}, 20, character(root="other_root"),
      "expected one top-level folder, found ['images_background', 'other_root']"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(first=png_bytes(mode="L")),
-     "images_background/Alpha/character09/0999_01.png: expected a 1-bit 105x105 PNG, "
-     "found PNG mode 'L'"),
+     "images_background/Alpha/character09/0999_01.png: expected a 1-bit 105x105 PNG as in "
+     "the Omniglot release, found PNG mode 'L'"),
     ({"Alpha": 2, "Gamma": 2}, 20, character(first=b"not a png"),
      "images_background/Alpha/character09/0999_01.png: not a readable PNG"),
     ({"Alpha": 2, "Gamma": 2}, 20, {"images_background/Alpha/notes.txt": b"hi"},

@@ -123,8 +123,8 @@ def test_images_are_encoded_as_training_encoded_them(pixels, order):
     (lambda d: png(d / "small.png", size=(28, 28)), "size (28, 28)"),
     (lambda d: png(d / "one.gif", fmt="GIF"), "found GIF"),
     (lambda d: (d / "text.png").write_text("not an image") and d / "text.png",
-     "not a readable image"),
-    (lambda d: d / "missing.png", "missing.png: not a readable image"),
+     "not a readable PNG"),
+    (lambda d: d / "missing.png", "missing.png: not readable (No such file or directory)"),
 ])
 def test_anything_but_a_105x105_1bit_png_is_refused_in_one_line(made_run, capsys, make,
                                                                   expected):

@@ -153,15 +153,20 @@ def decode_png(archive, entry, zip_path):
     except ZIP_DAMAGE as error:
         raise OmniglotZipError(f"{zip_path}: {entry}: not readable from the zip "
                                f"({type(error).__name__}: {error})") from None
+    return release_png_pixels(io.BytesIO(data), f"{zip_path}: {entry}", OmniglotZipError)
+
+
+def release_png_pixels(source, where, error):
+    """(105, 105) uint8 of a 1-bit 105x105 PNG (a path or a file object) as the release
+    stores it: 1 = background, 0 = ink. Anything else raises error(f"{where}: ...")."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(source) as image:
             found = (image.format, image.mode, image.size)
             # Decode only what has the expected header: never a huge declared size.
             pixels = np.asarray(image, dtype=np.uint8) if found == EXPECTED_PNG else None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise OmniglotZipError(f"{zip_path}: {entry}: not a readable PNG ({error})") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as failure:
+        raise error(f"{where}: not a readable PNG ({failure})") from None
     if pixels is None:
-        raise OmniglotZipError(f"{zip_path}: {entry}: expected a 1-bit "
-                               f"{IMAGE_SIDE}x{IMAGE_SIDE} PNG, found {found[0]} "
-                               f"mode {found[1]!r} size {found[2]}")
+        raise error(f"{where}: expected a 1-bit {IMAGE_SIDE}x{IMAGE_SIDE} PNG as in the "
+                    f"Omniglot release, found {found[0]} mode {found[1]!r} size {found[2]}")
     return pixels
