@@ -11,6 +11,16 @@ def cores_study(args, pairs):
     one = Worker("portable", 2, args.data_request)
     two = [Worker("portable", 1, args.data_request) for _ in range(2)]
     workers = [one, *two]
+    try:
+        return measure_cores(pairs, one, two, hidden, dtype)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def measure_cores(pairs, one, two, hidden, dtype):
+    """cores_study's measurement and verdict, on workers the caller closes."""
+    workers = [one, *two]
     for worker in workers:
         worker.ask(op="epoch", hidden=hidden, dtype=dtype)
 
@@ -34,8 +44,6 @@ def cores_study(args, pairs):
     watch = watch.stop()
     watch.update(handoff=max(probes), rounds=len(every["one run, 2 threads"]),
                  clean_samples=min(map(len, clean.values())))
-    for worker in workers:
-        worker.close()
     times = {key: summary(clean[key] or every[key]) for key in clean}
     gain = verdict(times["one run, 2 threads"], times["two runs, 1 thread each"], watch,
                    floor_ratio=False)

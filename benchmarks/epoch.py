@@ -82,8 +82,9 @@ def parse_args(argv):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                    if line.startswith("model name")), platform.processor())
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 

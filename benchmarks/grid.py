@@ -3,13 +3,12 @@ against the training time and the `dvc repro` wall time they took (--grid).
 
 Run right after the `dvc repro` whose files it reads, in the same session.
 """
-import json
 import os
 from types import SimpleNamespace
 
 from pipeline.params import load_params
 from pipeline.training.experiments import parse_grid
-from pipeline.training.runs import read_config
+from pipeline.training.runs import read_config, read_json
 
 from .sampling import (MIN_CLEAN_SAMPLES, ROOT, Watch, Worker, bracketed_samples, handoff_probe,
                        ratio_text, summary, verdict)
@@ -29,36 +28,42 @@ def sample_grid(args, runs_dir):
     """([row per run], watch): each network's floor sampled once, for all its runs."""
     floors, workers, rows = {}, {}, []
     machine_watch = Watch([]).start()
-    for name in parse_grid(load_params(ROOT / "params.yaml")):
-        config = SimpleNamespace(**read_config(runs_dir / name / "config.json", name))
-        metrics = json.loads((runs_dir / name / "metrics.json").read_text())
-        timing = json.loads((runs_dir / name / "timing.json").read_text())
-        # A run may set its own batch_size, and the floor's GEMMs have the batch's shape.
-        key = (tuple(config.hidden), config.dtype, config.kernels, config.threads,
-               config.batch_size)
-        if key not in floors:
-            worker_key = (config.kernels, config.threads, config.batch_size)
-            if worker_key not in workers:
-                workers[worker_key] = Worker(config.kernels, config.threads,
-                                             {**args.data_request,
-                                              "batch_size": config.batch_size})
-            floors[key] = floor_samples(workers[worker_key], config, args.pairs)
-        rows.append({"run": name, "epochs": metrics["epochs_run"],
-                     "floor_epoch": floors[key]["min"],
-                     "floor_seconds": metrics["epochs_run"] * floors[key]["min"],
-                     "floor_seconds_median": metrics["epochs_run"] * floors[key]["median"],
-                     "training_seconds": timing["wall_seconds"],
-                     "cpu_seconds": timing.get("cpu_seconds"),
-                     "quiet_training_seconds": quiet_seconds(timing.get("epoch_seconds"))})
-    own = sum(worker.cpu_seconds() for worker in workers.values())
-    for worker in workers.values():
-        worker.close()
+    try:
+        for name in parse_grid(load_params(ROOT / "params.yaml")):
+            config = SimpleNamespace(**read_config(runs_dir / name / "config.json", name))
+            # A run may set its own batch_size, and the floor's GEMMs have the batch's shape.
+            key = (tuple(config.hidden), config.dtype, config.kernels, config.threads,
+                   config.batch_size)
+            if key not in floors:
+                worker_key = (config.kernels, config.threads, config.batch_size)
+                if worker_key not in workers:
+                    workers[worker_key] = Worker(config.kernels, config.threads,
+                                                 {**args.data_request,
+                                                  "batch_size": config.batch_size})
+                floors[key] = floor_samples(workers[worker_key], config, args.pairs)
+            rows.append(grid_row(name, runs_dir, floors[key]))
+        own = sum(worker.cpu_seconds() for worker in workers.values())
+    finally:
+        for worker in workers.values():
+            worker.close()
     watch = machine_watch.stop(own_extra=own)
     if any(f["handoff"] for f in floors.values()):  # some worker had threads to probe
         watch.update(handoff=max(f["handoff"] for f in floors.values()),
                      rounds=max(f["rounds"] for f in floors.values()),
                      clean_samples=min(f["clean_samples"] for f in floors.values()))
     return rows, watch
+
+
+def grid_row(name, runs_dir, floor):
+    """One run's epochs and training time (its metrics.json, timing.json) beside its floor."""
+    epochs = read_json(runs_dir / name / "metrics.json")["epochs_run"]
+    timing = read_json(runs_dir / name / "timing.json")
+    return {"run": name, "epochs": epochs, "floor_epoch": floor["min"],
+            "floor_seconds": epochs * floor["min"],
+            "floor_seconds_median": epochs * floor["median"],
+            "training_seconds": timing["wall_seconds"],
+            "cpu_seconds": timing.get("cpu_seconds"),
+            "quiet_training_seconds": quiet_seconds(timing.get("epoch_seconds"))}
 
 
 def grid_result(rows, watch, args):

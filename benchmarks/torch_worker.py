@@ -17,14 +17,15 @@ import time
 import torch
 
 from .data import load_data
+from .network import DROPOUT, EVAL_CHUNK, LR, MOMENTUM
 
 
 def network(sizes, dtype):
-    """Linear, ReLU, Dropout(0.2), ..., Linear; Xavier-uniform weights, zero biases."""
+    """Linear, ReLU, Dropout(DROPOUT), ..., Linear; Xavier-uniform weights, zero biases."""
     nn = torch.nn
     layers = []
     for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU(), nn.Dropout(0.2)]
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU(), nn.Dropout(DROPOUT)]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     model = nn.Sequential(*layers)
     for layer in model:
@@ -44,7 +45,7 @@ class TorchRun:
         self.test = (torch.from_numpy(dataset.test_x).to(dtype),
                      torch.from_numpy(dataset.test_y).long())
         self.model = network([dataset.train_x.shape[1], *hidden, dataset.num_classes], dtype)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.001, momentum=0.4)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=LR, momentum=MOMENTUM)
         self.generator = torch.Generator().manual_seed(0)
         self.batch_size = batch_size
 
@@ -64,10 +65,11 @@ class TorchRun:
         self.model.eval()
         with torch.no_grad():
             for x, y in (self.train, self.test):
-                for start in range(0, len(x), 2048):  # pipeline.training.EVAL_CHUNK
-                    logits = self.model(x[start:start + 2048])
-                    float(loss_fn(logits, y[start:start + 2048], reduction="sum"))
-                    int((logits.argmax(dim=1) == y[start:start + 2048]).sum())
+                for start in range(0, len(x), EVAL_CHUNK):
+                    chunk = slice(start, start + EVAL_CHUNK)
+                    logits = self.model(x[chunk])
+                    float(loss_fn(logits, y[chunk], reduction="sum"))
+                    int((logits.argmax(dim=1) == y[chunk]).sum())
 
 
 def serve(threads, data_request, lines=sys.stdin, out=sys.stdout):

@@ -33,11 +33,12 @@ from pipeline.training.loop import EVAL_CHUNK, run_epoch, start_run  # noqa: E40
 
 from .data import load_data  # noqa: E402
 from .floor import FloorEpoch  # noqa: E402
+from .network import DROPOUT, LR, MOMENTUM  # noqa: E402
 
 
 def bench_config(hidden, dtype, batch_size, threads, kernels):
     """The grid's costliest settings for `hidden` (momentum and dropout on)."""
-    return RunConfig(hidden=list(hidden), momentum=0.4, dropout=0.2, lr=0.001, epochs=1,
+    return RunConfig(hidden=list(hidden), momentum=MOMENTUM, dropout=DROPOUT, lr=LR, epochs=1,
                      batch_size=batch_size, init="xavier_uniform", dtype=dtype, seed=0,
                      threads=threads, kernels=kernels)
 
