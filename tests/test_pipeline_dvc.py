@@ -96,6 +96,26 @@ def test_a_section_no_stage_reads_fails_the_repro(tiny_pipeline):
     assert "check_params: params.yaml: unknown section(s) ['trian']" in result.stderr
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda params: params["experiments"]["deep"].__setitem__("group", "9.9"),
+     "params.yaml:experiments.deep.group: '9.9' has no title under `groups`"),
+    (lambda params: params["experiments"]["deep"].__setitem__("lr", "fast"),
+     "params.yaml:experiments.deep.lr: expected a number, got 'fast'"),
+    (lambda params: params["figures"].__setitem__("dpi", 10),
+     "params.yaml:figures.dpi: 10 is invalid"),
+])
+def test_bad_params_that_later_stages_read_fail_the_repro_before_training(tiny_pipeline,
+                                                                          edit, message):
+    """An untitled group or a bad figures value would otherwise be refused only by
+    figures or report, after the grid (here train@deep) had trained."""
+    project = tiny_pipeline
+    repro_and_commit(project)
+    project.set_params(edit)
+    result = project.run("dvc", "repro", check=False)
+    assert result.returncode != 0 and ran(result) == CHECK
+    assert f"check_params: {message}" in result.stderr
+
+
 def test_the_docs_way_back_to_the_baseline_leaves_nothing_changed(tiny_pipeline):
     """docs/experiments.md, after adding a run in the workspace: git and DVC both clean."""
     project = tiny_pipeline
