@@ -21,7 +21,6 @@ from pipeline.params import check_values, load_params, parse, section  # noqa: E
 from pipeline.data.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
 from pipeline.stage_runner import run_stage  # noqa: E402
 
-DPI = 150
 ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
 CELL_INCHES = 0.75
 # The figure has a row per class; a course file may hold up to prepared.MAX_CLASSES,
@@ -32,9 +31,11 @@ MAX_ROWS = 40
 @dataclass(frozen=True)
 class ExamplesParams:
     per_class: int
+    dpi: int
 
     def validate(self, where):
-        check_values(self, where, [("per_class", 1 <= self.per_class <= 20, "1..20")])
+        check_values(self, where, [("per_class", 1 <= self.per_class <= 20, "1..20"),
+                                   ("dpi", 50 <= self.dpi <= 600, "50..600")])
 
 
 def examples_figure(dataset, per_class):
@@ -64,12 +65,12 @@ def examples_figure(dataset, per_class):
     return figure
 
 
-def render_examples(dataset, per_class, path):
+def render_examples(dataset, per_class, dpi, path):
     """Write the figure to `path` atomically as PNG; no timestamp, so reruns give equal bytes."""
     figure = examples_figure(dataset, per_class)
     try:
         with atomic_path(path) as temp:
-            figure.savefig(temp, format="png", dpi=DPI, metadata={"Software": None})
+            figure.savefig(temp, format="png", dpi=dpi, metadata={"Software": None})
     finally:
         plt.close(figure)
 
@@ -84,7 +85,7 @@ def main(argv=None):
     def examples():
         params = parse(ExamplesParams, section(load_params(), "examples"),
                        "params.yaml:examples")
-        render_examples(load_prepared(args.data), params.per_class, args.out)
+        render_examples(load_prepared(args.data), params.per_class, params.dpi, args.out)
     run_stage("examples", examples, errors=(PreparedError,))
     print(f"examples: {args.out}")
 

@@ -415,8 +415,8 @@ def test_examples_figure_shows_both_orders_and_is_byte_stable(tmp_path):
     plt.close(figure)
     assert titles == ["row-major (C) reshape", "column-major (F) reshape"]
     assert rows == ["0: Alpha", "1: Beta", "2: Gamma"]
-    render_examples(dataset, 3, tmp_path / "a.png")
-    render_examples(dataset, 3, tmp_path / "b.png")
+    render_examples(dataset, 3, 60, tmp_path / "a.png")
+    render_examples(dataset, 3, 60, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
 

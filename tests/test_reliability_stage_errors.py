@@ -220,10 +220,10 @@ def test_train_names_a_bad_param_and_a_bad_prepared_file(project):
 
 
 def test_examples_names_a_bad_param_and_a_missing_dataset(project):
-    edit_params(project, lambda p: p.__setitem__("examples", {"per_class": 0}))
+    edit_params(project, lambda p: p.__setitem__("examples", {"per_class": 0, "dpi": 150}))
     assert "examples.per_class: 0 is invalid" in one_line_exit(
         stages.examples.main, EXAMPLES_ARGS, "examples")
-    edit_params(project, lambda p: p.__setitem__("examples", {"per_class": 2}))
+    edit_params(project, lambda p: p.__setitem__("examples", {"per_class": 2, "dpi": 150}))
     assert "omniglot_12.npz: not found" in one_line_exit(
         stages.examples.main, EXAMPLES_ARGS, "examples")
 
