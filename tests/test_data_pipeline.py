@@ -33,7 +33,7 @@ from pipeline.data.prepared import Dataset
 from stages.examples import MAX_ROWS, ExamplesParams, examples_figure, render_examples
 from stages.fetch import CHECKSUMS, FetchError, FetchParams, FetchPaths, expected_checksums, fetch
 from stages.prepare import PrepareParams
-from tests.conftest import ROOT, SYNTHETIC_ALPHABETS, place_zip
+from tests.conftest import FALL2024_FETCH, ROOT, SYNTHETIC_ALPHABETS, place_zip
 from tests.data_helpers import (RunsACommand, fetch_params, omniglot_zip, tiny_data,
                                 write_course_tar)
 
@@ -455,6 +455,7 @@ def unchanged_rerun(project, *targets):
 
 def test_dvc_pipeline_from_the_placed_zip(dvc_project, shared_omniglot):
     project = offline(dvc_project())
+    project.set_params(lambda params: params["fetch"].update(FALL2024_FETCH))
     place_zip(project, shared_omniglot / "images_background.zip")
     project.run("dvc", "repro", "examples")
     metrics = json.loads((project.path / "metrics/data.json").read_text())

@@ -136,6 +136,24 @@ def test_the_best_runs_confusion_matrix_is_drawn_with_class_names(rendered):
         str(n) for row in CONFUSION for n in row if n)
 
 
+def test_a_confusion_matrix_of_many_classes_keeps_a_bounded_size():
+    classes = MAX_LABELLED_CLASSES * 25
+    names = [f"class {k}" for k in range(classes)]
+    figure = confusion_figure(np.eye(classes, dtype=np.int64) * 4, names, "many")
+    axes, size = figure.axes[0], tuple(figure.get_size_inches())
+    plt.close(figure)
+    assert size == confusion_figure_size(MAX_LABELLED_CLASSES)
+    assert len(axes.texts) == 0 and len(axes.get_yticks()) == 0
+    assert axes.get_title() == f"many\n({classes} classes, in label order: too many to name)"
+
+
+def confusion_figure_size(classes):
+    figure = confusion_figure(np.eye(classes), [str(k) for k in range(classes)], "t")
+    size = tuple(figure.get_size_inches())
+    plt.close(figure)
+    return size
+
+
 def test_each_group_axes_has_two_lines_per_run(rendered, figure_runs):
     for stem, figure in group_figures(rendered).items():
         group = stem.split("_")[0]

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.data.prepared import RELEASE_IMAGES
 from pipeline.small_files import read_small_text
 
 DRAWERS = 20
 MANIFEST_COLUMNS = ["split", "alphabet", "character", "drawer"]
 SPLITS = ("train", "test")
-# The whole Omniglot release holds 32,460 images; a manifest longer than that is not one.
-MAX_IMAGES = 32460
+# A manifest longer than the whole Omniglot release is not one.
+MAX_IMAGES = RELEASE_IMAGES
 MAX_SHOWN_ROW = 120  # characters of a bad manifest row quoted in its error
 MAX_MANIFEST_BYTES = 8 << 20
 NUMBER = re.compile(r"[0-9]{1,4}")

@@ -17,8 +17,9 @@ PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
 LABEL_DTYPE = np.dtype(np.int64)
 # Omniglot has 50 alphabets; a few hundred bounds the one-hot arrays of training.
 MAX_CLASSES = 1000
-# A prepared member is at most the whole release (32,460 images) of float32 pixels.
-MAX_MEMBER_BYTES = 32460 * PIXELS * 4 + 4096
+RELEASE_IMAGES = 32460  # the whole Omniglot release: background and evaluation sets
+# A prepared member is at most the whole release of float32 pixels.
+MAX_MEMBER_BYTES = RELEASE_IMAGES * PIXELS * 4 + 4096
 
 
 class PreparedError(ValueError):

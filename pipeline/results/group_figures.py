@@ -1,7 +1,8 @@
 """The homework's figures: per group, loss and accuracy over epochs for every run.
 
 Train curves are solid, test curves dashed, one colour per run; the legend
-names each run by (hidden, momentum, dropout, lr) and its final test accuracy.
+names each run by its label (hidden sizes, momentum, dropout, lr, and init when
+not the course's), its final test accuracy and, for a diverged run, the epoch.
 """
 import matplotlib
 

@@ -97,7 +97,8 @@ def train_epoch(model, split, batch_size, rng):
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         model.zerograd()
-        logits = model.forward(split.x[batch].T, train=True)  # (11025, B), one gather
+        # The batch's one copy: x[batch] (B, 11025), seen as (11025, B) through .T.
+        logits = model.forward(split.x[batch].T, train=True)
         if not np.isfinite(loss.forward(logits, split.onehot[:, batch])):
             return False
         model.backward(loss.backward(), input_grad=False)
