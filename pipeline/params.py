@@ -101,8 +101,7 @@ def check_name(name, where, pattern=NAME_PATTERN, rule=NAME_RULE):
     """`name` if it may serve as a file name and a command-line word (NAME_RULE)."""
     if not isinstance(name, str):
         raise ParamsError(f"{where}: name {shown(name)} is a {type(name).__name__}; "
-                          f"expected text "
-                          f"(quote it in YAML) of {rule}")
+                          f"expected text (quote it in YAML) of {rule}")
     if not pattern.fullmatch(name):
         raise ParamsError(f"{where}: name {shown(name)} is not allowed; expected {rule}")
     return name
@@ -151,9 +150,8 @@ def check_titled(run_groups, titles, path=PARAMS_FILE):
     for run, group in run_groups.items():
         if group not in titles:
             raise ParamsError(f"{path}:experiments.{run}.group: {shown(group)} has no title "
-                              f"under "
-                              f"`groups` (titled: {list(titles)}); add it there with a title, "
-                              f"or correct the run's group")
+                              f"under `groups` (titled: {list(titles)}); add it there with a "
+                              f"title, or correct the run's group")
 
 
 def group_name(value, where):

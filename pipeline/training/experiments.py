@@ -105,8 +105,7 @@ def parse_experiment(params, name):
     unknown = sorted(set(overrides) - set(defaults), key=str)
     if unknown:
         raise ParamsError(f"{where}: unknown key(s) {shown(unknown)}; expected 'group' "
-                          f"and keys of "
-                          f"`train`: {sorted(defaults)}")
+                          f"and keys of `train`: {sorted(defaults)}")
     config = parse(RunConfig, {**defaults, **overrides}, where)
     return Experiment(name=name, group=group, config=config)
 
