@@ -8,7 +8,7 @@ training. So a section no stage lists (a typo such as `trian:` for `train:`) wou
 change nothing and leave `dvc repro` "up to date" with the intended edit ignored, and
 a bad `figures` value or a run whose group has no title would be refused only after
 the grid had trained. dvc.yaml lists the whole file for this stage, first: any edit
-reruns it (a second), and it parses every section as the stage that reads it does.
+reruns it (half a second), and it parses every section as the stage that reads it does.
 """
 import argparse
 
