@@ -7,9 +7,7 @@ pixels reshaped to 105x105 twice: row-major (C) on the left, column-major (F)
 on the right. The side that shows upright characters tells the order in which
 the pixels were flattened; the other side shows them transposed.
 """
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -19,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pipeline.atomic import atomic_path  # noqa: E402
 from pipeline.params import check_values, load_params, parse, section  # noqa: E402
 from pipeline.data.prepared import IMAGE_SIDE, PreparedError, load_prepared  # noqa: E402
+from pipeline.stage_args import parse_path_options  # noqa: E402
 from pipeline.stage_runner import run_stage  # noqa: E402
 
 ORDERS = (("C", "row-major (C) reshape"), ("F", "column-major (F) reshape"))
@@ -75,12 +74,11 @@ def render_examples(dataset, per_class, dpi, path):
         plt.close(figure)
 
 
+PATH_HELP = {"data": "the prepared npz to read", "out": "the PNG figure to write"}
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.examples",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="the prepared npz to read")
-    parser.add_argument("--out", type=Path, required=True, help="the PNG figure to write")
-    args = parser.parse_args(argv)
+    args = parse_path_options("examples", __doc__.splitlines()[0], PATH_HELP, argv)
 
     def examples():
         params = parse(ExamplesParams, section(load_params(), "examples"),

@@ -11,7 +11,6 @@ against the course's checksums; fetch.set = custom builds fetch.alphabets, split
 fetch.split says. fetch.source = course: the course's omniglot_12.npz or
 omniglot_12.pkl.tar placed in the inbox, read without running any pickled code.
 """
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from pipeline.data.npz_files import NpzError
 from pipeline.data.omniglot_zip import OmniglotZipError, read_images, zip_index
 from pipeline.params import check_values, load_params, parse, section
 from pipeline.small_files import read_small_json
+from pipeline.stage_args import parse_path_options
 from pipeline.stage_runner import run_stage
 from pipeline.data.prepared import MAX_CLASSES
 from pipeline.data.safe_pickle import UnsafePickleError
@@ -273,11 +273,7 @@ PATH_HELP = {
 
 
 def parse_paths(argv):
-    parser = argparse.ArgumentParser(prog="python -m stages.fetch",
-                                     description=__doc__.splitlines()[0])
-    for name, text in PATH_HELP.items():
-        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
-    args = parser.parse_args(argv)
+    args = parse_path_options("fetch", __doc__.splitlines()[0], PATH_HELP, argv)
     return FetchPaths(args.inbox, args.course_set, args.downloads, args.out, args.provenance)
 
 

@@ -7,9 +7,7 @@
 Reads only what the training stages wrote (metrics/runs/<name>/, plots/curves/),
 so changing a plot style reruns no training.
 """
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipeline.results.confusion_figure import CONFUSION_STEM, confusion_figure
 from pipeline.training.curves import CurveError
@@ -18,6 +16,7 @@ from pipeline.results.group_tables import write_group_tables
 from pipeline.params import check_values, load_params, parse, section
 from pipeline.results.titled_runs import load_titled_runs
 from pipeline.training.runs import InputFileError, best_run, by_group
+from pipeline.stage_args import parse_path_options
 from pipeline.stage_runner import run_stage
 
 
@@ -60,11 +59,7 @@ PATH_HELP = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.figures",
-                                     description=__doc__.splitlines()[0])
-    for name, text in PATH_HELP.items():
-        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
-    args = parser.parse_args(argv)
+    args = parse_path_options("figures", __doc__.splitlines()[0], PATH_HELP, argv)
     run_stage("figures", lambda: figures(args), errors=(InputFileError, CurveError))
 
 

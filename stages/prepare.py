@@ -8,9 +8,7 @@ The file is read without trusting its headers (pipeline/data/npz_files.py), chec
 (shapes, dtypes, labels, pixel range), encoded as prepare.pixels and prepare.order
 say, and written with its class names. Nothing is written unless every check passed.
 """
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -26,6 +24,7 @@ from pipeline.data.safe_pickle import UnsafePickleError
 from pipeline.data.size_limit import SizeLimit
 from pipeline.params import load_params, parse, section
 from pipeline.small_files import read_small_json
+from pipeline.stage_args import parse_path_options
 from pipeline.stage_runner import run_stage
 from pipeline.data.prepared import (IMAGE_SIDE, MAX_CLASSES, MAX_MEMBER_BYTES, Dataset,
                                save_prepared)
@@ -147,11 +146,7 @@ PATH_HELP = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.prepare",
-                                     description=__doc__.splitlines()[0])
-    for name, text in PATH_HELP.items():
-        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
-    args = parser.parse_args(argv)
+    args = parse_path_options("prepare", __doc__.splitlines()[0], PATH_HELP, argv)
 
     def body():
         params = parse(PrepareParams, section(load_params(), "prepare"), "params.yaml:prepare")

@@ -8,7 +8,6 @@
 summary.json holds everything the report says; grid.json only each run's final and
 best test accuracy under short keys, the one file DVC shows as metrics.
 """
-import argparse
 import os
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from pipeline.params import load_params
 from pipeline.results.report_markdown import report_markdown
 from pipeline.results.titled_runs import load_titled_runs
 from pipeline.training.runs import InputFileError, by_group
+from pipeline.stage_args import parse_path_options
 from pipeline.stage_runner import run_stage
 from pipeline.results.summary import grid_metrics, summarize
 
@@ -68,11 +68,7 @@ PATH_HELP = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m stages.report",
-                                     description=__doc__.splitlines()[0])
-    for name, text in PATH_HELP.items():
-        parser.add_argument(f"--{name}", type=Path, required=True, help=text)
-    args = parser.parse_args(argv)
+    args = parse_path_options("report", __doc__.splitlines()[0], PATH_HELP, argv)
     run_stage("report", lambda: report(args), errors=(InputFileError, CurveError))
 
 
